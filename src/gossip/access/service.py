@@ -1,0 +1,153 @@
+"""What a user may see and do. Every route that touches a server or channel starts here.
+
+`access_*` functions return the thing with the caller's permissions or raise NotFound:
+a place the caller cannot see does not exist for them, so no route can leak whether it
+does. `require` then raises Forbidden for a visible place and a missing permission.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gossip.access import repository
+from gossip.auth.subject import Actor
+from gossip.db.models import Channel, Member, Server
+from gossip.kit.errors import Forbidden, NotFound
+from gossip.kit.permissions import (
+    ALL_PERMISSIONS,
+    Permission,
+    base_permissions,
+    channel_permissions,
+    has,
+)
+
+DM_CHANNEL_TYPES = (1, 3)
+
+# What every participant of a DM may do; nobody moderates a DM.
+DM_PERMISSIONS = int(
+    Permission.VIEW_CHANNEL
+    | Permission.SEND_MESSAGES
+    | Permission.READ_MESSAGE_HISTORY
+    | Permission.ADD_REACTIONS
+    | Permission.EMBED_LINKS
+    | Permission.ATTACH_FILES
+    | Permission.SEND_TTS_MESSAGES
+)
+
+OWNER_RANK = 1 << 40  # above any role position
+
+
+def _need(perms: int, needed: int) -> None:
+    if not has(perms, needed):
+        missing = Permission(needed & ~perms)
+        raise Forbidden(f"Missing permission: {missing.name or int(missing)}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAccess:
+    server: Server
+    member: Member
+    role_ids: frozenset[int]
+    permissions: int
+    # The position of the member's highest role; the owner outranks everyone.
+    rank: int
+
+    @property
+    def is_owner(self) -> bool:
+        return self.server.owner_id == self.member.user_id
+
+    def require(self, needed: int) -> ServerAccess:
+        _need(self.permissions, needed)
+        return self
+
+    def require_owner(self) -> ServerAccess:
+        if not self.is_owner:
+            raise Forbidden("Only the server owner can do this")
+        return self
+
+    def require_outranks(self, target_rank: int, what: str = "member") -> None:
+        """Role hierarchy: nobody acts on a member or role at or above their own highest."""
+        if not self.is_owner and target_rank >= self.rank:
+            raise Forbidden(f"You cannot manage a {what} at or above your highest role")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAccess:
+    channel: Channel
+    server: ServerAccess | None
+    permissions: int
+
+    def require(self, needed: int) -> ChannelAccess:
+        _need(self.permissions, needed)
+        return self
+
+    @property
+    def is_dm(self) -> bool:
+        return self.server is None
+
+
+async def rank_of(session: AsyncSession, server: Server, user_id: int) -> int:
+    if server.owner_id == user_id:
+        return OWNER_RANK
+    roles = await repository.roles_of_member(session, server.id, user_id)
+    return max((position for role_id, _, position in roles if role_id != server.id), default=0)
+
+
+async def access_server(session: AsyncSession, actor: Actor, server_id: int | None) -> ServerAccess:
+    found = (
+        await repository.server_and_member(session, server_id, actor.user_id) if server_id else None
+    )
+    if found is None:
+        raise NotFound("Server")
+    server, member = found
+    roles = await repository.roles_of_member(session, server.id, actor.user_id)
+    everyone = next((perms for role_id, perms, _ in roles if role_id == server.id), 0)
+    others = [(role_id, perms, pos) for role_id, perms, pos in roles if role_id != server.id]
+    is_owner = server.owner_id == actor.user_id
+    return ServerAccess(
+        server=server,
+        member=member,
+        role_ids=frozenset(role_id for role_id, _, _ in others),
+        permissions=base_permissions(
+            is_owner=is_owner, everyone=everyone, role_permissions=(p for _, p, _ in others)
+        ),
+        rank=OWNER_RANK if is_owner else max((pos for _, _, pos in others), default=0),
+    )
+
+
+async def permissions_in(
+    session: AsyncSession, server_access: ServerAccess, channel: Channel
+) -> int:
+    if server_access.permissions == ALL_PERMISSIONS:
+        return ALL_PERMISSIONS
+    overwrites = await repository.overwrites(session, channel.id)
+    return channel_permissions(
+        server_access.permissions,
+        everyone_id=server_access.server.id,
+        member_id=server_access.member.user_id,
+        member_role_ids=server_access.role_ids,
+        overwrites=overwrites,
+    )
+
+
+async def access_channel(
+    session: AsyncSession, actor: Actor, channel_id: int | None
+) -> ChannelAccess:
+    """The channel if the actor can see it (VIEW_CHANNEL, or a DM they are in)."""
+    channel = await repository.channel(session, channel_id) if channel_id else None
+    if channel is None:
+        raise NotFound("Channel")
+    if channel.server_id is None:
+        if not await repository.is_dm_recipient(session, channel.id, actor.user_id):
+            raise NotFound("Channel")
+        return ChannelAccess(channel, None, DM_PERMISSIONS)
+    try:
+        server_access = await access_server(session, actor, channel.server_id)
+    except NotFound:
+        raise NotFound("Channel") from None
+    perms = await permissions_in(session, server_access, channel)
+    if not has(perms, Permission.VIEW_CHANNEL):
+        raise NotFound("Channel")
+    return ChannelAccess(channel, server_access, perms)

@@ -1,0 +1,70 @@
+"""create_app(): one ASGI app serving every surface over one store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gossip import __version__
+from gossip.config import Settings
+from gossip.db.engine import connect
+from gossip.events import LocalBus
+from gossip.kit import ids
+from gossip.kit.ratelimit import build_rate_limiter
+from gossip.kit.security import AccessTokens, PasswordHashing
+from gossip.runtime import Runtime
+from gossip.surfaces import chirp, errors
+from gossip.surfaces.middleware import BodyLimit, RateLimitHeaders
+
+log = logging.getLogger("gossip")
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    ids.configure(settings.resolved_worker_id)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Runtime(
+        settings=settings,
+        db=connect(settings.resolved_database_url),
+        bus=LocalBus(),
+        limiter=build_rate_limiter(settings.redis_url),
+        passwords=PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),
+        tokens=AccessTokens(settings.resolved_secret_key, settings.access_token_ttl),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.bus.close()
+        await runtime.limiter.close()
+        await runtime.db.dispose()
+
+    app = FastAPI(
+        title="Gossip",
+        version=__version__,
+        summary="Self-hostable chat and community platform server",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    errors.register_renderer("/", chirp.render_error)
+    errors.register_renderer(chirp.PREFIX, chirp.render_error)
+    errors.install(app)
+    app.include_router(chirp.build_router())
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(RateLimitHeaders)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

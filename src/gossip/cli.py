@@ -1,0 +1,106 @@
+"""The `gossip` command: serve, migrate, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+
+from gossip.config import Settings
+
+
+def _migrate(settings: Settings) -> None:
+    from gossip.db.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gossip.app import create_app
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = Settings(**overrides)
+    _migrate(settings)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=os.environ.get("GOSSIP_LOG_LEVEL", "info").lower(),
+        access_log=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    settings = Settings()
+    _migrate(settings)
+    print(f"database is at the latest schema: {settings.resolved_database_url.split('@')[-1]}")
+    return 0
+
+
+async def _create_admin(settings: Settings, email: str, username: str, password: str) -> int:
+    from gossip.admin import service as admin_service
+    from gossip.app import build_runtime
+
+    runtime = build_runtime(settings)
+    try:
+        password_hash = runtime.passwords.hash(password)
+        async with runtime.db.write_session() as session:
+            user = await admin_service.do_create_admin(
+                session, email=email, username=username, password_hash=password_hash
+            )
+            await session.commit()
+        print(f"admin {user.username} ({user.email}) has id {user.id}")
+        return 0
+    finally:
+        await runtime.db.dispose()
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    settings = Settings()
+    _migrate(settings)
+    password = args.password or os.environ.get("GOSSIP_ADMIN_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("give --password or GOSSIP_ADMIN_PASSWORD", file=sys.stderr)
+            return 2
+        password = getpass.getpass("password: ")
+    if not 8 <= len(password) <= 128:
+        print("the password must be 8-128 characters", file=sys.stderr)
+        return 2
+    from gossip.kit.errors import GossipError
+
+    try:
+        return asyncio.run(_create_admin(settings, args.email, args.username, password))
+    except GossipError as error:
+        details = "; ".join(f"{d['field']} {d['message']}" for d in error.details)
+        print(f"error: {error.message}{': ' + details if details else ''}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    parser = argparse.ArgumentParser(prog="gossip", description="Gossip chat server")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="apply migrations and start the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=cmd_serve)
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    admin = commands.add_parser("create-admin", help="create a platform administrator")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--password", help="or GOSSIP_ADMIN_PASSWORD, or asked for")
+    admin.set_defaults(run=cmd_create_admin)
+    args = parser.parse_args(argv)
+    sys.exit(args.run(args))

@@ -1,0 +1,80 @@
+"""Settings, read once from `GOSSIP_*` environment variables.
+
+Every knob an operator may turn lives here, so that `docs/operations.md` can list them from
+one place and nothing else in the code reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOSSIP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path("./data")
+    # Unset means a SQLite file in the data directory.
+    database_url: str | None = None
+    # Unset means the in-process event bus and in-memory rate limits (one process only).
+    redis_url: str | None = None
+    # Unset means generated on first start and kept in the data directory (mode 0600).
+    secret_key: str | None = None
+    # Snowflake worker number (0-1023); unset means derived from the process id.
+    worker_id: int | None = Field(default=None, ge=0, le=1023)
+
+    access_token_ttl: int = Field(default=900, ge=30, description="seconds")
+    refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    rate_limits: bool = True
+    # Spec 004's table; each is "requests/seconds".
+    rate_limit_general: str = "2000/60"
+    rate_limit_auth: str = "25/900"
+    rate_limit_admin: str = "10/900"
+    rate_limit_auth_status: str = "500/60"
+    rate_limit_password_reset: str = "3/3600"
+    rate_limit_email_verification: str = "3/900"
+
+    # Argon2id cost; lowered only by the test suite and benchmarks to save CPU.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'gossip.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The JWT signing secret: given, or generated once and kept beside the data."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL makes two processes starting together agree on one secret.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    @cached_property
+    def resolved_worker_id(self) -> int:
+        return self.worker_id if self.worker_id is not None else os.getpid() % 1024
+
+
+def parse_rule(text: str) -> tuple[int, float]:
+    """Parse "limit/seconds" as written in the GOSSIP_RATE_LIMIT_* variables."""
+    limit, _, window = text.partition("/")
+    return int(limit), float(window)

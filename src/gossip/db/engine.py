@@ -1,0 +1,86 @@
+"""Engines and sessions.
+
+SQLite allows one writer at a time. Rather than let concurrent transactions collide and
+sleep in SQLite's busy handler (whose back-off adds tens of milliseconds), each process
+keeps exactly one writer connection: its pool is the queue of writers, and every write
+transaction starts with BEGIN IMMEDIATE so it never has to upgrade a read lock. Readers use
+their own pool and, thanks to WAL, never wait for the writer. On PostgreSQL readers and
+writers share one ordinary pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+@dataclass
+class Database:
+    url: str
+    reader: AsyncEngine
+    writer: AsyncEngine
+    read_session: async_sessionmaker[AsyncSession]
+    write_session: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.reader.dialect.name == "sqlite"
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _sqlite_engine(url: str, *, begin: str, pool_size: int, synchronous: str) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN out of the driver's hands so we can say IMMEDIATE (see module doc).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def connect(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> Database:
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        writer = _sqlite_engine(
+            url, begin="BEGIN IMMEDIATE", pool_size=1, synchronous=sqlite_synchronous
+        )
+        reader = _sqlite_engine(
+            url, begin="BEGIN", pool_size=pool_size, synchronous=sqlite_synchronous
+        )
+    else:
+        writer = reader = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    return Database(
+        url=url,
+        reader=reader,
+        writer=writer,
+        read_session=async_sessionmaker(reader, expire_on_commit=False, autoflush=False),
+        write_session=async_sessionmaker(writer, expire_on_commit=False, autoflush=False),
+    )

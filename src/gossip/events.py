@@ -1,0 +1,61 @@
+"""Typed events, collected during a transaction and published only after it commits.
+
+A service calls `emit(session, ...)`; the adapter that owns the transaction hands the
+collected events to the bus after a successful commit, so a rolled-back change never
+reaches anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_KEY = "gossip.events"
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who may receive an event; the gateway still checks permissions per connection."""
+
+    server_id: int | None = None
+    channel_id: int | None = None
+    user_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    data: dict[str, Any]
+    audience: Audience = field(default_factory=Audience)
+
+
+def emit(session: AsyncSession, type_: str, data: dict[str, Any], audience: Audience) -> None:
+    session.info.setdefault(_KEY, []).append(Event(type_, data, audience))
+
+
+def take(session: AsyncSession) -> list[Event]:
+    return session.info.pop(_KEY, [])
+
+
+Publisher = Callable[[list[Event]], Awaitable[None]]
+
+
+class LocalBus:
+    """The in-process bus: hands events to subscribers in this process."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[Event], Awaitable[None]]] = []
+
+    def subscribe(self, handler: Callable[[Event], Awaitable[None]]) -> None:
+        self._subscribers.append(handler)
+
+    async def publish(self, events: list[Event]) -> None:
+        for event in events:
+            for handler in self._subscribers:
+                await handler(event)
+
+    async def close(self) -> None:
+        self._subscribers.clear()

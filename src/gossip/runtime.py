@@ -1,0 +1,25 @@
+"""What one running app holds: settings, database, bus, limiter and credentials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gossip.config import Settings, parse_rule
+from gossip.db.engine import Database
+from gossip.events import LocalBus
+from gossip.kit.ratelimit import RateLimiter, Rule
+from gossip.kit.security import AccessTokens, PasswordHashing
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    bus: LocalBus
+    limiter: RateLimiter
+    passwords: PasswordHashing
+    tokens: AccessTokens
+
+    def rule(self, bucket: str) -> Rule:
+        limit, window = parse_rule(getattr(self.settings, f"rate_limit_{bucket}"))
+        return Rule(limit=limit, window=window)

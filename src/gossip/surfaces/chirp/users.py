@@ -1,0 +1,71 @@
+"""`/api/users`: the current user, profiles, search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from gossip.surfaces.chirp import render
+from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer, path_id
+from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
+from gossip.surfaces.chirp.schemas import UserMeOut, UserOut, UserSearchOut, UserUpdateIn
+from gossip.users import repository as users_repository
+from gossip.users import service as users_service
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", response_model=Envelope[UserMeOut], responses=error_responses(401, 403, 429))
+async def get_me(actor: CurrentActor, session: Reader) -> JSON:
+    user = await users_service.access_user(session, actor.user_id)
+    return ok(render.user_me(user))
+
+
+@router.patch(
+    "/me",
+    response_model=Envelope[UserMeOut],
+    responses=error_responses(400, 401, 403, 409, 413, 429),
+)
+async def update_me(body: UserUpdateIn, actor: CurrentActor, session: Writer) -> JSON:
+    user = await users_service.do_update_profile(
+        session, actor, users_service.ProfileChanges(**body.model_dump(exclude_unset=True))
+    )
+    return ok(render.user_me(user), message="Profile updated")
+
+
+@router.get(
+    "/search", response_model=Envelope[UserSearchOut], responses=error_responses(400, 401, 429)
+)
+async def search_users(
+    actor: CurrentActor,
+    session: Reader,
+    q: Annotated[str, Query(min_length=1, max_length=32)],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> JSON:
+    found, total = await users_repository.search(session, q, limit=limit, offset=offset)
+    return ok(
+        {
+            "users": [
+                {
+                    "id": str(u.id),
+                    "username": u.username,
+                    "avatar": u.avatar,
+                    "status": render.visible_status(u),
+                }
+                for u in found
+            ],
+            "total": total,
+            "hasMore": offset + len(found) < total,
+        }
+    )
+
+
+@router.get(
+    "/{user_id}", response_model=Envelope[UserOut], responses=error_responses(401, 404, 429)
+)
+async def get_user(user_id: str, actor: CurrentActor, session: Reader) -> JSON:
+    user = await users_service.access_user(session, path_id(user_id, "User"))
+    mutual = await users_repository.mutual_server_ids(session, actor.user_id, user.id)
+    return ok(render.user_public(user, mutual))

@@ -1,0 +1,104 @@
+"""Turns every failure into the error body of the surface the request came through.
+
+Each surface registers a renderer for its path prefix; the longest prefix wins. Framework
+errors (unknown route, malformed JSON, failed validation, unexpected exceptions) become
+domain errors first, so every surface answers them in its own dialect, never as a
+traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+
+from gossip.kit.errors import (
+    AlreadyExists,
+    GossipError,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
+
+log = logging.getLogger("gossip.errors")
+
+Renderer = Callable[[GossipError], Response]
+_renderers: list[tuple[str, Renderer]] = []
+
+
+def register_renderer(prefix: str, renderer: Renderer) -> None:
+    _renderers.append((prefix, renderer))
+    _renderers.sort(key=lambda pair: len(pair[0]), reverse=True)
+
+
+def render(path: str, error: GossipError) -> Response:
+    for prefix, renderer in _renderers:
+        if path == prefix or path.startswith(prefix.rstrip("/") + "/") or prefix == "/":
+            return renderer(error)
+    raise LookupError("no error renderer registered")  # a programming error at startup
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def validation_details(errors: Any) -> list[dict[str, Any]]:
+    details = []
+    for error in errors:
+        message = str(error.get("msg", "Invalid value"))
+        if error.get("type") == "json_invalid":
+            message = "Malformed JSON"
+        details.append({"field": _field(tuple(error.get("loc", ()))), "message": message})
+    return details
+
+
+def from_http(exc: HTTPException) -> GossipError:
+    if exc.status_code == 404:
+        return NotFound("Route")
+    if exc.status_code == 401:
+        return Unauthorized()
+    if exc.status_code == 413:
+        return ValidationFailed("Request body too large", status=413)
+    return ValidationFailed(str(exc.detail), status=exc.status_code)
+
+
+def install(app: FastAPI) -> None:
+    async def on_gossip(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GossipError)
+        return render(request.url.path, exc)
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return render(request.url.path, ValidationFailed(details=validation_details(exc.errors())))
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return render(request.url.path, from_http(exc))
+
+    async def on_integrity(request: Request, exc: Exception) -> Response:
+        # A unique constraint lost a race the service's own check could not see.
+        log.info("integrity error on %s: %s", request.url.path, exc.__class__.__name__)
+        return render(request.url.path, AlreadyExists())
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return render(request.url.path, GossipError())
+
+    app.add_exception_handler(GossipError, on_gossip)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(IntegrityError, on_integrity)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+__all__ = ["PayloadTooLarge", "install", "register_renderer", "render"]

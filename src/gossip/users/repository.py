@@ -1,0 +1,69 @@
+"""SQL for users."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gossip.db.models import Member, User
+
+
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_many(session: AsyncSession, user_ids: Sequence[int]) -> list[User]:
+    if not user_ids:
+        return []
+    rows = await session.scalars(select(User).where(User.id.in_(user_ids)))
+    return list(rows)
+
+
+async def by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email.lower()))
+
+
+async def username_taken(session: AsyncSession, username: str, *, except_id: int = 0) -> bool:
+    found = await session.scalar(
+        select(User.id).where(func.lower(User.username) == username.lower(), User.id != except_id)
+    )
+    return found is not None
+
+
+async def email_taken(session: AsyncSession, email: str) -> bool:
+    return (await session.scalar(select(User.id).where(User.email == email.lower()))) is not None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search(
+    session: AsyncSession, query: str, *, limit: int, offset: int
+) -> tuple[list[User], int]:
+    condition = func.lower(User.username).like(_escape_like(query.lower()) + "%", escape="\\")
+    total = await session.scalar(select(func.count()).select_from(User).where(condition))
+    rows = await session.scalars(
+        select(User)
+        .where(condition)
+        .order_by(func.lower(User.username))
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def mutual_server_ids(session: AsyncSession, user_a: int, user_b: int) -> list[int]:
+    mine = select(Member.server_id).where(Member.user_id == user_a)
+    rows = await session.scalars(
+        select(Member.server_id)
+        .where(Member.user_id == user_b, Member.server_id.in_(mine))
+        .order_by(Member.server_id)
+    )
+    return list(rows)
+
+
+async def set_fields(session: AsyncSession, user_id: int, **fields: object) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(**fields))
