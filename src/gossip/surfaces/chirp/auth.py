@@ -18,6 +18,7 @@ from gossip.surfaces.chirp.deps import (
     auth_rate,
     auth_status_rate,
 )
+from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.schemas import AuthOut, LoginIn, RefreshOut, RegisterIn
 
@@ -39,7 +40,7 @@ def _auth_data(user: Any, tokens: auth_service.Tokens, ttl: int) -> dict[str, An
     }
 
 
-@router.post(
+@router.post(openapi_extra=access("public"), 
     "/register",
     status_code=201,
     response_model=Envelope[AuthOut],
@@ -63,7 +64,7 @@ async def register(body: RegisterIn, rt: RuntimeDep, session: Writer) -> JSON:
     )
 
 
-@router.post(
+@router.post(openapi_extra=access("public"), 
     "/login",
     response_model=Envelope[AuthOut],
     responses=error_responses(400, 401, 403, 413, 429),
@@ -80,7 +81,7 @@ async def login(body: LoginIn, rt: RuntimeDep, reader: Reader, session: Writer) 
     return ok(_auth_data(user, tokens, rt.settings.access_token_ttl), message="Login successful")
 
 
-@router.post(
+@router.post(openapi_extra=access("public"), 
     "/refresh",
     response_model=Envelope[RefreshOut],
     responses=error_responses(401, 403, 429),
@@ -104,7 +105,7 @@ async def refresh(token: BearerToken, rt: RuntimeDep, session: Writer) -> JSON:
     )
 
 
-@router.post(
+@router.post(openapi_extra=access("user"), 
     "/logout",
     response_model=Envelope[None],
     responses=error_responses(401, 403, 429),

@@ -12,6 +12,7 @@ from gossip.servers import repository as servers_repository
 from gossip.servers import service as servers_service
 from gossip.surfaces.chirp import render
 from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer
+from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.schemas import Body, Out
 
@@ -43,7 +44,7 @@ class ServerListItemOut(Out):
     joinedAt: str
 
 
-@router.get(
+@router.get(openapi_extra=access("user"), 
     "", response_model=Envelope[list[ServerListItemOut]], responses=error_responses(401, 429)
 )
 async def list_servers(actor: CurrentActor, session: Reader) -> JSON:
@@ -68,7 +69,7 @@ async def list_servers(actor: CurrentActor, session: Reader) -> JSON:
     return ok(items)
 
 
-@router.post(
+@router.post(openapi_extra=access("user"), 
     "",
     status_code=201,
     response_model=Envelope[ServerCreatedOut],

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from gossip.surfaces.chirp import render
 from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer, path_id
+from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.schemas import UserMeOut, UserOut, UserSearchOut, UserUpdateIn
 from gossip.users import repository as users_repository
@@ -16,13 +17,13 @@ from gossip.users import service as users_service
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-@router.get("/me", response_model=Envelope[UserMeOut], responses=error_responses(401, 403, 429))
+@router.get(openapi_extra=access("user"), "/me", response_model=Envelope[UserMeOut], responses=error_responses(401, 403, 429))
 async def get_me(actor: CurrentActor, session: Reader) -> JSON:
     user = await users_service.access_user(session, actor.user_id)
     return ok(render.user_me(user))
 
 
-@router.patch(
+@router.patch(openapi_extra=access("user"), 
     "/me",
     response_model=Envelope[UserMeOut],
     responses=error_responses(400, 401, 403, 409, 413, 429),
@@ -34,7 +35,7 @@ async def update_me(body: UserUpdateIn, actor: CurrentActor, session: Writer) ->
     return ok(render.user_me(user), message="Profile updated")
 
 
-@router.get(
+@router.get(openapi_extra=access("user"), 
     "/search", response_model=Envelope[UserSearchOut], responses=error_responses(400, 401, 429)
 )
 async def search_users(
@@ -62,7 +63,7 @@ async def search_users(
     )
 
 
-@router.get(
+@router.get(openapi_extra=access("user"), 
     "/{user_id}", response_model=Envelope[UserOut], responses=error_responses(401, 404, 429)
 )
 async def get_user(user_id: str, actor: CurrentActor, session: Reader) -> JSON:
