@@ -17,7 +17,7 @@ from gossip.users import service as users_service
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-@router.get(openapi_extra=access("user"), "/me", response_model=Envelope[UserMeOut], responses=error_responses(401, 403, 429))
+@router.get("/me", openapi_extra=access("user"), response_model=Envelope[UserMeOut], responses=error_responses(401, 403, 429))
 async def get_me(actor: CurrentActor, session: Reader) -> JSON:
     user = await users_service.access_user(session, actor.user_id)
     return ok(render.user_me(user))
