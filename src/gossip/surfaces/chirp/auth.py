@@ -18,8 +18,8 @@ from gossip.surfaces.chirp.deps import (
     auth_rate,
     auth_status_rate,
 )
-from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
+from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.schemas import AuthOut, LoginIn, RefreshOut, RegisterIn
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -40,8 +40,9 @@ def _auth_data(user: Any, tokens: auth_service.Tokens, ttl: int) -> dict[str, An
     }
 
 
-@router.post(openapi_extra=access("public"), 
+@router.post(
     "/register",
+    openapi_extra=access("public"),
     status_code=201,
     response_model=Envelope[AuthOut],
     responses=error_responses(400, 404, 409, 413, 429),
@@ -64,8 +65,9 @@ async def register(body: RegisterIn, rt: RuntimeDep, session: Writer) -> JSON:
     )
 
 
-@router.post(openapi_extra=access("public"), 
+@router.post(
     "/login",
+    openapi_extra=access("public"),
     response_model=Envelope[AuthOut],
     responses=error_responses(400, 401, 403, 413, 429),
     dependencies=[Depends(auth_rate)],
@@ -81,8 +83,9 @@ async def login(body: LoginIn, rt: RuntimeDep, reader: Reader, session: Writer) 
     return ok(_auth_data(user, tokens, rt.settings.access_token_ttl), message="Login successful")
 
 
-@router.post(openapi_extra=access("public"), 
+@router.post(
     "/refresh",
+    openapi_extra=access("public"),
     response_model=Envelope[RefreshOut],
     responses=error_responses(401, 403, 429),
     dependencies=[Depends(auth_status_rate)],
@@ -105,8 +108,9 @@ async def refresh(token: BearerToken, rt: RuntimeDep, session: Writer) -> JSON:
     )
 
 
-@router.post(openapi_extra=access("user"), 
+@router.post(
     "/logout",
+    openapi_extra=access("user"),
     response_model=Envelope[None],
     responses=error_responses(401, 403, 429),
     dependencies=[Depends(auth_status_rate)],

@@ -12,8 +12,8 @@ from gossip.servers import repository as servers_repository
 from gossip.servers import service as servers_service
 from gossip.surfaces.chirp import render
 from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer
-from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
+from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.schemas import Body, Out
 
 router = APIRouter(prefix="/servers", tags=["servers"])
@@ -44,8 +44,11 @@ class ServerListItemOut(Out):
     joinedAt: str
 
 
-@router.get(openapi_extra=access("user"), 
-    "", response_model=Envelope[list[ServerListItemOut]], responses=error_responses(401, 429)
+@router.get(
+    "",
+    openapi_extra=access("user"),
+    response_model=Envelope[list[ServerListItemOut]],
+    responses=error_responses(401, 429),
 )
 async def list_servers(actor: CurrentActor, session: Reader) -> JSON:
     from gossip.access.service import access_server
@@ -69,8 +72,9 @@ async def list_servers(actor: CurrentActor, session: Reader) -> JSON:
     return ok(items)
 
 
-@router.post(openapi_extra=access("user"), 
+@router.post(
     "",
+    openapi_extra=access("user"),
     status_code=201,
     response_model=Envelope[ServerCreatedOut],
     responses=error_responses(400, 401, 413, 429),

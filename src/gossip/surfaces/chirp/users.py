@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from gossip.surfaces.chirp import render
 from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer, path_id
-from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
+from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.schemas import UserMeOut, UserOut, UserSearchOut, UserUpdateIn
 from gossip.users import repository as users_repository
 from gossip.users import service as users_service
@@ -17,14 +17,20 @@ from gossip.users import service as users_service
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-@router.get("/me", openapi_extra=access("user"), response_model=Envelope[UserMeOut], responses=error_responses(401, 403, 429))
+@router.get(
+    "/me",
+    openapi_extra=access("user"),
+    response_model=Envelope[UserMeOut],
+    responses=error_responses(401, 403, 429),
+)
 async def get_me(actor: CurrentActor, session: Reader) -> JSON:
     user = await users_service.access_user(session, actor.user_id)
     return ok(render.user_me(user))
 
 
-@router.patch(openapi_extra=access("user"), 
+@router.patch(
     "/me",
+    openapi_extra=access("user"),
     response_model=Envelope[UserMeOut],
     responses=error_responses(400, 401, 403, 409, 413, 429),
 )
@@ -35,8 +41,11 @@ async def update_me(body: UserUpdateIn, actor: CurrentActor, session: Writer) ->
     return ok(render.user_me(user), message="Profile updated")
 
 
-@router.get(openapi_extra=access("user"), 
-    "/search", response_model=Envelope[UserSearchOut], responses=error_responses(400, 401, 429)
+@router.get(
+    "/search",
+    openapi_extra=access("user"),
+    response_model=Envelope[UserSearchOut],
+    responses=error_responses(400, 401, 429),
 )
 async def search_users(
     actor: CurrentActor,
@@ -63,8 +72,11 @@ async def search_users(
     )
 
 
-@router.get(openapi_extra=access("user"), 
-    "/{user_id}", response_model=Envelope[UserOut], responses=error_responses(401, 404, 429)
+@router.get(
+    "/{user_id}",
+    openapi_extra=access("user"),
+    response_model=Envelope[UserOut],
+    responses=error_responses(401, 404, 429),
 )
 async def get_user(user_id: str, actor: CurrentActor, session: Reader) -> JSON:
     user = await users_service.access_user(session, path_id(user_id, "User"))
