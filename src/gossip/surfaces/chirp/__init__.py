@@ -6,7 +6,18 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from gossip.kit.errors import GossipError, RateLimited
-from gossip.surfaces.chirp import auth, servers, users
+from gossip.surfaces.chirp import (
+    auth,
+    bans,
+    channels,
+    dms,
+    invites,
+    members,
+    messages,
+    roles,
+    servers,
+    users,
+)
 from gossip.surfaces.chirp.envelope import failure
 
 PREFIX = "/api"
@@ -14,7 +25,7 @@ PREFIX = "/api"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    for module in (auth, users, servers):
+    for module in (auth, users, servers, members, roles, bans, invites, channels, dms, messages):
         router.include_router(module.router)
     return router
 
