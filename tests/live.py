@@ -190,6 +190,7 @@ def error_code(response: httpx.Response) -> str:
 
 @contextlib.contextmanager
 def live_server(backend: str, tmp: Path, **overrides: Any) -> Iterator[Live]:
+    tmp.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         values: dict[str, Any] = {
             "data_dir": tmp,

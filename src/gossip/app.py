@@ -29,7 +29,9 @@ def build_runtime(settings: Settings) -> Runtime:
         settings=settings,
         db=connect(settings.resolved_database_url),
         bus=LocalBus(),
-        limiter=build_rate_limiter(settings.redis_url),
+        limiter=build_rate_limiter(
+            settings.redis_url, enabled=settings.rate_limits, prefix=settings.redis_prefix
+        ),
         passwords=PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),
         tokens=AccessTokens(settings.resolved_secret_key, settings.access_token_ttl),
     )

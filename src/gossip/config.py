@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Unset means the in-process event bus and in-memory rate limits (one process only).
     redis_url: str | None = None
+    # Namespaces every Redis key, so several deployments (or test runs) can share a server.
+    redis_prefix: str = "gossip:"
     # Unset means generated on first start and kept in the data directory (mode 0600).
     secret_key: str | None = None
     # Snowflake worker number (0-1023); unset means derived from the process id.

@@ -291,13 +291,19 @@ class DisabledRateLimiter:
         return None
 
 
-def build_rate_limiter(redis_url: str | None) -> RateLimiter:
+def build_rate_limiter(
+    redis_url: str | None, *, enabled: bool = True, prefix: str = "gossip:"
+) -> RateLimiter:
     """Return a Redis-backed limiter when ``redis_url`` is set, else an in-memory one.
 
     An empty string counts as unset, as an empty environment variable would.
     The Redis client is created lazily (no connection is made here) and is
     owned by the returned limiter, so ``await limiter.close()`` closes it.
     """
+    if not enabled:
+        return DisabledRateLimiter()
     if redis_url:
-        return RedisRateLimiter(redis.asyncio.from_url(redis_url), owns_client=True)
+        return RedisRateLimiter(
+            redis.asyncio.from_url(redis_url), prefix=f"{prefix}rl:", owns_client=True
+        )
     return MemoryRateLimiter()
