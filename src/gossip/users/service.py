@@ -39,6 +39,21 @@ async def access_user(session: AsyncSession, user_id: int | None) -> User:
     return user
 
 
+async def search(
+    session: AsyncSession, query: str, *, limit: int, offset: int
+) -> tuple[list[User], int]:
+    """Users whose name starts with `query`, case-insensitively, and how many there are."""
+    return await repository.search(session, query.strip(), limit=limit, offset=offset)
+
+
+async def profile(
+    session: AsyncSession, actor: Actor, user_id: int | None
+) -> tuple[User, list[int]]:
+    """Another user's public profile and the servers the actor shares with them."""
+    user = await access_user(session, user_id)
+    return user, await repository.mutual_server_ids(session, actor.user_id, user.id)
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileChanges:
     username: str | None = None

@@ -11,7 +11,6 @@ from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer, path_id
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.schemas import UserMeOut, UserOut, UserSearchOut, UserUpdateIn
-from gossip.users import repository as users_repository
 from gossip.users import service as users_service
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -54,7 +53,7 @@ async def search_users(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> JSON:
-    found, total = await users_repository.search(session, q, limit=limit, offset=offset)
+    found, total = await users_service.search(session, q, limit=limit, offset=offset)
     return ok(
         {
             "users": [
@@ -79,6 +78,5 @@ async def search_users(
     responses=error_responses(401, 404, 429),
 )
 async def get_user(user_id: str, actor: CurrentActor, session: Reader) -> JSON:
-    user = await users_service.access_user(session, path_id(user_id, "User"))
-    mutual = await users_repository.mutual_server_ids(session, actor.user_id, user.id)
+    user, mutual = await users_service.profile(session, actor, path_id(user_id, "User"))
     return ok(render.user_public(user, mutual))
