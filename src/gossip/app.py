@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gossip import __version__
+from gossip.bus import build_bus
 from gossip.config import Settings
 from gossip.db.engine import connect
-from gossip.events import LocalBus
 from gossip.kit import ids
 from gossip.kit.ratelimit import build_rate_limiter
 from gossip.kit.security import AccessTokens, PasswordHashing
@@ -28,7 +28,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         settings=settings,
         db=connect(settings.resolved_database_url),
-        bus=LocalBus(),
+        bus=build_bus(settings.redis_url, settings.redis_prefix),
         limiter=build_rate_limiter(
             settings.redis_url, enabled=settings.rate_limits, prefix=settings.redis_prefix
         ),
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.bus.start()
         yield
         await runtime.bus.close()
         await runtime.limiter.close()

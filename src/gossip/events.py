@@ -7,7 +7,6 @@ reaches anyone.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,8 @@ class Audience:
     server_id: int | None = None
     channel_id: int | None = None
     user_ids: tuple[int, ...] = ()
+    # Several servers at once, for a user's presence reaching everyone they share one with.
+    server_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,24 +39,3 @@ def emit(session: AsyncSession, type_: str, data: dict[str, Any], audience: Audi
 
 def take(session: AsyncSession) -> list[Event]:
     return session.info.pop(_KEY, [])
-
-
-Publisher = Callable[[list[Event]], Awaitable[None]]
-
-
-class LocalBus:
-    """The in-process bus: hands events to subscribers in this process."""
-
-    def __init__(self) -> None:
-        self._subscribers: list[Callable[[Event], Awaitable[None]]] = []
-
-    def subscribe(self, handler: Callable[[Event], Awaitable[None]]) -> None:
-        self._subscribers.append(handler)
-
-    async def publish(self, events: list[Event]) -> None:
-        for event in events:
-            for handler in self._subscribers:
-                await handler(event)
-
-    async def close(self) -> None:
-        self._subscribers.clear()

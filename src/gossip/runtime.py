@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gossip.bus import Bus
 from gossip.config import Settings, parse_rule
 from gossip.db.engine import Database
-from gossip.events import LocalBus
 from gossip.kit.ratelimit import RateLimiter, Rule
 from gossip.kit.security import AccessTokens, PasswordHashing
 
@@ -15,7 +15,7 @@ from gossip.kit.security import AccessTokens, PasswordHashing
 class Runtime:
     settings: Settings
     db: Database
-    bus: LocalBus
+    bus: Bus
     limiter: RateLimiter
     passwords: PasswordHashing
     tokens: AccessTokens

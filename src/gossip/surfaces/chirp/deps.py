@@ -45,9 +45,8 @@ async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime.db.write_session() as session:
         yield session
         await session.commit()
-        events = take(session)
-    if events:
-        await runtime.bus.publish(events)
+        # Still holding the write connection: events leave in commit order.
+        runtime.bus.publish(take(session))
 
 
 Reader = Annotated[AsyncSession, Depends(_read_session, scope="function")]
