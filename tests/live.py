@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 
 from gossip.app import create_app
+from gossip.cli import websocket_options
 from gossip.config import Settings
 from gossip.db.migrate import upgrade
 
@@ -96,7 +97,10 @@ class ServerThread:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="websockets-sansio")
+        settings = app.state.runtime.settings
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", **websocket_options(settings)
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
@@ -180,6 +184,24 @@ class Live:
         body = response.json()
         assert body["success"] is True
         return body["data"]
+
+    def create_server(self, owner: User, name: str = "Test server") -> str:
+        return str(self.data(self.post("/api/servers", owner, json={"name": name}), 201)["id"])
+
+    def join(self, user: User, server_id: str, inviter: User) -> None:
+        """`user` joins through a fresh invite made by `inviter`, a member who may invite."""
+        invite = self.post(f"/api/servers/{server_id}/invites", inviter, json={})
+        self.data(self.post(f"/api/invites/{self.data(invite, 201)['code']}", user))
+
+    def create_role(self, user: User, server_id: str, **fields: Any) -> dict[str, Any]:
+        role: dict[str, Any] = self.data(
+            self.post(f"/api/servers/{server_id}/roles", user, json=fields), 201
+        )
+        return role
+
+    def give_role(self, user: User, server_id: str, member_id: str, role_id: str) -> None:
+        path = f"/api/servers/{server_id}/members/{member_id}/roles/{role_id}"
+        self.data(self.put(path, user))
 
 
 def error_code(response: httpx.Response) -> str:

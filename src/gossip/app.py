@@ -10,8 +10,11 @@ from fastapi import FastAPI
 
 from gossip import __version__
 from gossip.bus import build_bus
-from gossip.config import Settings
+from gossip.config import Settings, gateway_limits
 from gossip.db.engine import connect
+from gossip.gateway.connection import gateway_endpoint
+from gossip.gateway.hub import Hub
+from gossip.gateway.presence import build_presence
 from gossip.kit import ids
 from gossip.kit.ratelimit import build_rate_limiter
 from gossip.kit.security import AccessTokens, PasswordHashing
@@ -25,15 +28,19 @@ log = logging.getLogger("gossip")
 def build_runtime(settings: Settings) -> Runtime:
     ids.configure(settings.resolved_worker_id)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = connect(settings.resolved_database_url)
+    bus = build_bus(settings.redis_url, settings.redis_prefix)
+    presence = build_presence(settings.redis_url, settings.redis_prefix)
     return Runtime(
         settings=settings,
-        db=connect(settings.resolved_database_url),
-        bus=build_bus(settings.redis_url, settings.redis_prefix),
+        db=db,
+        bus=bus,
         limiter=build_rate_limiter(
             settings.redis_url, enabled=settings.rate_limits, prefix=settings.redis_prefix
         ),
         passwords=PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),
         tokens=AccessTokens(settings.resolved_secret_key, settings.access_token_ttl),
+        hub=Hub(db, bus, presence, gateway_limits(settings)),
     )
 
 
@@ -44,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.bus.start()
+        await runtime.hub.start()
         yield
+        await runtime.hub.close()
         await runtime.bus.close()
         await runtime.limiter.close()
         await runtime.db.dispose()
@@ -59,10 +68,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.hub = runtime.hub
     errors.register_renderer("/", chirp.render_error)
     errors.register_renderer(chirp.PREFIX, chirp.render_error)
     errors.install(app)
     app.include_router(chirp.build_router())
+
+    # Spec 004 connects to the bare host; /ws is the conventional alias.
+    app.add_api_websocket_route("/", gateway_endpoint)
+    app.add_api_websocket_route("/ws", gateway_endpoint)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -19,6 +19,22 @@ def _migrate(settings: Settings) -> None:
     upgrade(settings.resolved_database_url)
 
 
+def websocket_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's WebSocket settings for the gateway.
+
+    The sans-I/O implementation is the lightest per connection; compression is off because
+    each deflate context costs tens of kilobytes per socket; protocol pings are off because
+    the gateway's own heartbeats find dead clients; frames over the cap close with 1009.
+    """
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.gateway_max_frame_bytes,
+        "ws_per_message_deflate": False,
+        "ws_ping_interval": None,
+        "ws_ping_timeout": None,
+    }
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -35,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=os.environ.get("GOSSIP_LOG_LEVEL", "info").lower(),
         access_log=False,
         proxy_headers=False,
+        **websocket_options(settings),
     )
     return 0
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gossip.gateway.protocol import Limits
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOSSIP_", extra="ignore")
@@ -45,6 +47,16 @@ class Settings(BaseSettings):
     rate_limit_password_reset: str = "3/3600"
     rate_limit_email_verification: str = "3/900"
 
+    # The gateway (docs/gateway.md).
+    gateway_heartbeat_interval_ms: int = Field(default=41_250, ge=100)
+    gateway_auth_timeout: float = Field(default=10.0, gt=0)
+    gateway_max_frame_bytes: int = Field(default=16_384, ge=512)
+    gateway_frame_rate: str = "120/60"
+    gateway_replay_buffer: int = Field(default=1_000, ge=10)
+    gateway_max_pending: int = Field(default=500, ge=5)
+    gateway_resume_window: float = Field(default=120.0, gt=0)
+    presence_offline_grace: float = Field(default=5.0, ge=0)
+
     # Argon2id cost; lowered only by the test suite and benchmarks to save CPU.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
@@ -74,6 +86,22 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_worker_id(self) -> int:
         return self.worker_id if self.worker_id is not None else os.getpid() % 1024
+
+
+def gateway_limits(settings: Settings) -> Limits:
+    frames, window = parse_rule(settings.gateway_frame_rate)
+    return Limits(
+        heartbeat_interval_ms=settings.gateway_heartbeat_interval_ms,
+        auth_timeout_s=settings.gateway_auth_timeout,
+        max_frame_bytes=settings.gateway_max_frame_bytes,
+        frames_per_window=frames,
+        frame_window_s=window,
+        replay_buffer=settings.gateway_replay_buffer,
+        # A backlog larger than the buffer could never be resumed.
+        max_pending=min(settings.gateway_max_pending, settings.gateway_replay_buffer - 1),
+        resume_window_s=settings.gateway_resume_window,
+        offline_grace_s=settings.presence_offline_grace,
+    )
 
 
 def parse_rule(text: str) -> tuple[int, float]:

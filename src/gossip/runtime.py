@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gossip.bus import Bus
 from gossip.config import Settings, parse_rule
 from gossip.db.engine import Database
+from gossip.gateway.hub import Hub
 from gossip.kit.ratelimit import RateLimiter, Rule
 from gossip.kit.security import AccessTokens, PasswordHashing
 
@@ -19,6 +20,7 @@ class Runtime:
     limiter: RateLimiter
     passwords: PasswordHashing
     tokens: AccessTokens
+    hub: Hub
 
     def rule(self, bucket: str) -> Rule:
         limit, window = parse_rule(getattr(self.settings, f"rate_limit_{bucket}"))

@@ -1,0 +1,1 @@
+"""The JSON gateway of spec 004: sessions, fan-out, resume, presence and typing."""

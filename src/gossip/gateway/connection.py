@@ -1,0 +1,282 @@
+"""One gateway WebSocket: the state machine from HELLO to close.
+
+States: CONNECTED (HELLO sent; only AUTHENTICATE or RESUME accepted, within the auth
+timeout) → ACTIVE (a session is attached; dispatches flow; heartbeats expected) → CLOSED.
+All writes go through one sender task, in order: control frames first, then the session's
+numbered frames from its buffer. A frame that breaks the protocol closes the socket with
+a code naming what arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import orjson
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from gossip.auth import service as auth_service
+from gossip.auth.subject import Actor
+from gossip.gateway import protocol as p
+from gossip.gateway.hub import Hub
+from gossip.gateway.session import GatewaySession
+from gossip.kit.errors import GossipError
+from gossip.runtime import Runtime
+
+log = logging.getLogger("gossip.gateway")
+
+
+class ProtocolViolation(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _frame(type_: str, data: Any = None) -> str:
+    body: dict[str, Any] = {"type": type_}
+    if data is not None:
+        body["data"] = data
+    return orjson.dumps(body).decode()
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, runtime: Runtime, hub: Hub) -> None:
+        self.ws = websocket
+        self.runtime = runtime
+        self.hub = hub
+        self.limits = hub.limits
+        self.session: GatewaySession | None = None
+        self.actor: Actor | None = None
+        self.sent_seq = 0
+        self._control: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self._closing: tuple[int, str] | None = None
+        self._closed = asyncio.Event()
+        self._window_start = time.monotonic()
+        self._window_count = 0
+        self._last_heartbeat = time.monotonic()
+        self._opened = time.monotonic()
+
+    # --- called by the session (from the hub) ----------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def kick(self, code: int, reason: str) -> None:
+        """Close from outside (slow consumer, takeover): never waits."""
+        if self._closing is None:
+            self._closing = (code, reason)
+        self._wake.set()
+        self._closed.set()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        self._control.append(
+            _frame(p.HELLO, {"heartbeatInterval": self.limits.heartbeat_interval_ms})
+        )
+        sender = asyncio.create_task(self._send_loop())
+        receiver = asyncio.create_task(self._receive_loop())
+        closed = asyncio.create_task(self._closed.wait())
+        try:
+            await asyncio.wait({sender, receiver, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sender, receiver, closed):
+                task.cancel()
+            for task in (sender, receiver, closed):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self._finish()
+
+    async def _finish(self) -> None:
+        session = self.session
+        if session is not None and session.connection is self:
+            session.detach()
+            self.hub.detached(session)
+            code = self._closing[0] if self._closing else None
+            if code is not None and code not in p.RESUMABLE:
+                # The client broke the protocol: its session cannot be resumed.
+                self.hub.forget(session)
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            code, reason = self._closing or (1000, "")
+            # A client that stopped reading may never take the close frame; don't wait on it.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(code, reason), timeout=1.0)
+
+    # --- sending ---------------------------------------------------------------------
+
+    async def _send_loop(self) -> None:
+        while self._closing is None:
+            while self._control:
+                await self.ws.send_text(self._control.popleft())
+            session = self.session
+            while session is not None and self.sent_seq < session.seq and self._closing is None:
+                frames = session.frames_after(self.sent_seq)
+                if frames is None:
+                    self.kick(p.Close.SLOW_CONSUMER, "fell behind the replay buffer")
+                    return
+                for seq, frame in frames:
+                    await self.ws.send_text(frame)
+                    self.sent_seq = seq
+            if self._control:
+                continue
+            self._wake.clear()
+            await self._wake.wait()
+
+    # --- receiving -------------------------------------------------------------------
+
+    def _deadline(self) -> float:
+        if self.session is None:
+            return self._opened + self.limits.auth_timeout_s
+        return self._last_heartbeat + 1.5 * self.limits.heartbeat_interval_ms / 1000
+
+    async def _receive_loop(self) -> None:
+        try:
+            while True:
+                timeout = self._deadline() - time.monotonic()
+                try:
+                    message = await asyncio.wait_for(self.ws.receive(), timeout=max(timeout, 0))
+                except TimeoutError:
+                    if self.session is None:
+                        raise ProtocolViolation(
+                            p.Close.AUTH_TIMEOUT, "not authenticated in time"
+                        ) from None
+                    raise ProtocolViolation(p.Close.SESSION_TIMED_OUT, "heartbeat missed") from None
+                if message["type"] == "websocket.disconnect":
+                    return
+                await self._handle(self._parse(message))
+        except ProtocolViolation as violation:
+            self.kick(violation.code, violation.reason)
+        except WebSocketDisconnect:
+            return
+
+    def _parse(self, message: dict[str, Any]) -> dict[str, Any]:
+        text = message.get("text")
+        if text is None:
+            raise ProtocolViolation(p.Close.DECODE_ERROR, "expected a text frame with JSON")
+        if len(text) > self.limits.max_frame_bytes:
+            raise ProtocolViolation(p.Close.FRAME_TOO_LARGE, "frame too large")
+        now = time.monotonic()
+        if now - self._window_start > self.limits.frame_window_s:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        if self._window_count > self.limits.frames_per_window:
+            raise ProtocolViolation(p.Close.RATE_LIMITED, "too many frames")
+        try:
+            body = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise ProtocolViolation(p.Close.DECODE_ERROR, "frame is not valid JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+            raise ProtocolViolation(p.Close.DECODE_ERROR, 'expected an object with a "type"')
+        return body
+
+    async def _handle(self, body: dict[str, Any]) -> None:
+        kind = body["type"]
+        if kind not in p.CLIENT_TYPES:
+            raise ProtocolViolation(p.Close.UNKNOWN_TYPE, f"unknown type {kind[:32]!r}")
+        if kind == p.HEARTBEAT:
+            self._last_heartbeat = time.monotonic()
+            self._send_control(_frame(p.HEARTBEAT_ACK))
+            return
+        if kind in (p.AUTHENTICATE, p.RESUME):
+            if self.session is not None:
+                raise ProtocolViolation(p.Close.ALREADY_AUTHENTICATED, "already authenticated")
+            actor = await self._authenticate(body.get("token"))
+            if kind == p.AUTHENTICATE:
+                await self._identify(actor)
+            else:
+                await self._resume(actor, body.get("session_id"), body.get("seq"))
+            return
+        if self.session is None or self.actor is None:
+            raise ProtocolViolation(p.Close.NOT_AUTHENTICATED, f"{kind} before AUTHENTICATE")
+        if kind == p.TYPING_START:
+            await self._typing(body.get("channelId"))
+        elif kind == p.PRESENCE_UPDATE:
+            await self._presence(body.get("status"))
+
+    def _send_control(self, frame: str) -> None:
+        self._control.append(frame)
+        self._wake.set()
+
+    async def _authenticate(self, token: object) -> Actor:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise ProtocolViolation(p.Close.AUTHENTICATION_FAILED, "token missing")
+        try:
+            async with self.runtime.db.read_session() as db:
+                return await auth_service.authenticate(db, self.runtime.tokens, token)
+        except GossipError as error:
+            raise ProtocolViolation(p.Close.AUTHENTICATION_FAILED, error.message) from None
+
+    async def _identify(self, actor: Actor) -> None:
+        from gossip.gateway import service
+
+        async with self.runtime.db.read_session() as db:
+            ready = await service.ready_state(db, actor)
+        session = self.hub.open_session(actor.user_id, actor.session_id, ready.server_ids)
+        self.actor = actor
+        self.session = session
+        session.attach(self, 0)
+        session.push(
+            p.READY,
+            orjson.dumps(
+                {
+                    "user": ready.user,
+                    "servers": [str(s) for s in ready.server_ids],
+                    "session_id": session.id,
+                }
+            ).decode(),
+        )
+        self._last_heartbeat = time.monotonic()
+        await self.hub.attached(session, ready.status, ready.user["username"])
+
+    async def _resume(self, actor: Actor, session_id: object, seq: object) -> None:
+        session = (
+            self.hub.resumable(session_id, actor.user_id) if isinstance(session_id, str) else None
+        )
+        frames = (
+            session.frames_after(seq)
+            if session is not None and isinstance(seq, int) and not isinstance(seq, bool)
+            else None
+        )
+        if session is None or frames is None:
+            # Unknown, expired, or beyond the buffer: the client must start afresh.
+            self._send_control(_frame(p.INVALID_SESSION, {"resumable": False}))
+            return
+        previous = session.connection
+        if previous is not None:
+            previous.kick(p.Close.UNKNOWN_ERROR, "session resumed elsewhere")
+        self.actor = actor
+        self.session = session
+        for _, frame in frames:
+            self._control.append(frame)
+        self._control.append(_frame(p.RESUMED, {"session_id": session.id, "seq": session.seq}))
+        session.attach(self, session.seq)
+        self._wake.set()
+        self._last_heartbeat = time.monotonic()
+        from gossip.gateway import service
+
+        async with self.runtime.db.read_session() as db:
+            ready = await service.ready_state(db, actor)
+        await self.hub.attached(session, ready.status, ready.user["username"])
+
+    async def _typing(self, channel_id: object) -> None:
+        from gossip.gateway import service
+
+        await service.start_typing(self.runtime, self.hub, self.actor, channel_id)
+
+    async def _presence(self, status: object) -> None:
+        from gossip.gateway import service
+
+        await service.set_status(self.runtime, self.hub, self.actor, status)
+
+
+async def gateway_endpoint(websocket: WebSocket) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    hub: Hub = websocket.app.state.hub
+    await Connection(websocket, runtime, hub).run()

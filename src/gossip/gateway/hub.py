@@ -1,0 +1,265 @@
+"""The gateway hub of one process: its sessions, their subscriptions, and fan-out.
+
+Every committed event reaches `on_event` through the bus (from this process or, with
+Redis, from any). The hub works out which of its sessions may see it — DM participants,
+members of the server, and for channel events only those whose permissions in that
+channel include VIEW_CHANNEL right now — and pushes it into their sessions. Events are
+handled one at a time in bus order, so a kick is applied before the next message in the
+same server is routed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+import orjson
+
+from gossip.bus import Bus
+from gossip.db.engine import Database
+from gossip.events import Audience, Event
+from gossip.gateway.presence import Presence
+from gossip.gateway.protocol import Limits
+from gossip.gateway.session import GatewaySession
+from gossip.gateway.snapshot import ServerSnapshot
+
+log = logging.getLogger("gossip.gateway")
+
+# Events that never change who may see what; anything else scoped to a server drops its
+# permission snapshot (roles, overwrites, channels, membership, ownership).
+_PERMISSION_NEUTRAL_PREFIXES = ("MESSAGE_", "TYPING_", "PRESENCE_", "VOICE_", "THREAD_MEMBER")
+_JOINS = ("MEMBER_ADD", "SERVER_CREATE")
+_LEAVES = ("MEMBER_REMOVE", "BAN_ADD")
+
+
+def _subject_user(data: dict[str, Any]) -> int | None:
+    """The member an event is about: `user.id` (REST shape) or `userId`."""
+    user = data.get("user")
+    raw = user.get("id") if isinstance(user, dict) else data.get("userId")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+class Hub:
+    def __init__(self, db: Database, bus: Bus, presence: Presence, limits: Limits) -> None:
+        self.db = db
+        self.bus = bus
+        self.presence = presence
+        self.limits = limits
+        self.sessions: dict[str, GatewaySession] = {}
+        self.by_user: defaultdict[int, set[GatewaySession]] = defaultdict(set)
+        self.by_server: defaultdict[int, set[GatewaySession]] = defaultdict(set)
+        self.snapshots: dict[int, ServerSnapshot] = {}
+        self._counted: set[str] = set()
+        self._typing: dict[tuple[int, int], float] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        bus.subscribe(self.on_event)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.presence.start()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def close(self) -> None:
+        for task in [self._sweeper, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self.presence.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sweep(self) -> None:
+        """Forgets sessions detached for longer than the resume window."""
+        while True:
+            await asyncio.sleep(min(5.0, self.limits.resume_window_s / 2))
+            cutoff = time.monotonic() - self.limits.resume_window_s
+            for session in list(self.sessions.values()):
+                if session.detached_at is not None and session.detached_at < cutoff:
+                    self.forget(session)
+            now = time.monotonic()
+            stale = [k for k, t in self._typing.items() if now - t > self.limits.typing_interval_s]
+            for key in stale:
+                del self._typing[key]
+
+    # --- sessions --------------------------------------------------------------------
+
+    def open_session(
+        self, user_id: int, auth_session_id: int, server_ids: list[int]
+    ) -> GatewaySession:
+        session = GatewaySession(
+            user_id, auth_session_id, self.limits.replay_buffer, self.limits.max_pending
+        )
+        self.sessions[session.id] = session
+        self.by_user[user_id].add(session)
+        for server_id in server_ids:
+            self._subscribe(session, server_id)
+        return session
+
+    def resumable(self, session_id: str, user_id: int) -> GatewaySession | None:
+        session = self.sessions.get(session_id)
+        if session is None or session.user_id != user_id:
+            return None
+        return session
+
+    def forget(self, session: GatewaySession) -> None:
+        self.sessions.pop(session.id, None)
+        self.by_user[session.user_id].discard(session)
+        if not self.by_user[session.user_id]:
+            del self.by_user[session.user_id]
+        for server_id in list(session.servers):
+            self._unsubscribe(session, server_id)
+        if session.id in self._counted:
+            self._counted.discard(session.id)
+            self._spawn(self._went_away(session.user_id))
+
+    def _subscribe(self, session: GatewaySession, server_id: int) -> None:
+        session.servers.add(server_id)
+        self.by_server[server_id].add(session)
+
+    def _unsubscribe(self, session: GatewaySession, server_id: int) -> None:
+        session.servers.discard(server_id)
+        members = self.by_server.get(server_id)
+        if members is not None:
+            members.discard(session)
+            if not members:
+                del self.by_server[server_id]
+
+    # --- presence --------------------------------------------------------------------
+
+    async def attached(self, session: GatewaySession, status: str, username: str) -> None:
+        """A connection now carries the session: count it, announce the user if new."""
+        if session.id in self._counted:
+            return
+        was_online = bool(await self.presence.online([session.user_id]))
+        self._counted.add(session.id)
+        await self.presence.connected(session.user_id)
+        if not was_online and status != "invisible":
+            self.announce(session.user_id, username, status, session.servers)
+
+    def detached(self, session: GatewaySession) -> None:
+        """The connection dropped; after a grace period without a resume, count it gone."""
+        self._spawn(self._detach_later(session))
+
+    async def _detach_later(self, session: GatewaySession) -> None:
+        await asyncio.sleep(self.limits.offline_grace_s)
+        if session.connection is None and session.id in self._counted:
+            self._counted.discard(session.id)
+            await self._went_away(session.user_id)
+
+    async def _went_away(self, user_id: int) -> None:
+        await self.presence.disconnected(user_id)
+        if not await self.presence.online([user_id]):
+            from gossip.servers import repository as servers
+            from gossip.users import repository as users
+
+            async with self.db.read_session() as db:
+                user = await users.get(db, user_id)
+                server_ids = await servers.server_ids_of(db, user_id)
+            if user is not None and user.status != "invisible":
+                self.announce(user_id, user.username, "offline", server_ids)
+
+    def announce(self, user_id: int, username: str, status: str, server_ids: Any) -> None:
+        visible = "offline" if status == "invisible" else status
+        self.bus.publish(
+            [
+                Event(
+                    "PRESENCE_UPDATE",
+                    {
+                        "user": {"id": str(user_id), "username": username},
+                        "status": visible,
+                        "activities": [],
+                    },
+                    Audience(user_ids=(user_id,), server_ids=tuple(sorted(server_ids))),
+                )
+            ]
+        )
+
+    async def visible_statuses(self, users: list[tuple[int, str]]) -> dict[int, str]:
+        """What others see of each (user id, chosen status): offline unless connected."""
+        online = await self.presence.online([uid for uid, _ in users])
+        return {
+            uid: (status if uid in online and status != "invisible" else "offline")
+            for uid, status in users
+        }
+
+    def typing_allowed(self, user_id: int, channel_id: int) -> bool:
+        """One TYPING_START per user and channel per interval; repeats are dropped."""
+        now = time.monotonic()
+        last = self._typing.get((user_id, channel_id))
+        if last is not None and now - last < self.limits.typing_interval_s:
+            return False
+        self._typing[(user_id, channel_id)] = now
+        return True
+
+    # --- fan-out ---------------------------------------------------------------------
+
+    async def on_event(self, event: Event) -> None:
+        audience = event.audience
+        server_id = audience.server_id
+        if event.type == "SERVER_CREATE":
+            server_id = int(event.data["id"])
+        if server_id is not None and not event.type.startswith(_PERMISSION_NEUTRAL_PREFIXES):
+            self.snapshots.pop(server_id, None)
+        if event.type in _JOINS and server_id is not None:
+            subject = _subject_user(event.data) or (audience.user_ids or (None,))[0]
+            for session in list(self.by_user.get(subject, ())) if subject else ():
+                self._subscribe(session, server_id)
+
+        recipients = await self._recipients(event, server_id)
+        if recipients:
+            data_json = orjson.dumps(event.data).decode()
+            for session in recipients:
+                session.push(event.type, data_json)
+
+        if server_id is not None and event.type in _LEAVES:
+            subject = _subject_user(event.data)
+            for session in list(self.by_user.get(subject, ())) if subject else ():
+                self._unsubscribe(session, server_id)
+        elif server_id is not None and event.type == "SERVER_DELETE":
+            for session in list(self.by_server.get(server_id, ())):
+                self._unsubscribe(session, server_id)
+            self.snapshots.pop(server_id, None)
+
+    async def _recipients(self, event: Event, server_id: int | None) -> set[GatewaySession]:
+        audience = event.audience
+        targets: set[GatewaySession] = set()
+        for user_id in audience.user_ids:
+            targets.update(self.by_user.get(user_id, ()))
+        for sid in audience.server_ids:
+            targets.update(self.by_server.get(sid, ()))
+        if server_id is None:
+            return targets
+        members = self.by_server.get(server_id)
+        if not members:
+            return targets
+        if audience.channel_id is None:
+            targets.update(members)
+            return targets
+        snapshot = await self._snapshot(server_id, {s.user_id for s in members})
+        channel_id = audience.channel_id
+        targets.update(s for s in members if snapshot.can_view(s.user_id, channel_id))
+        return targets
+
+    async def _snapshot(self, server_id: int, user_ids: set[int]) -> ServerSnapshot:
+        snapshot = self.snapshots.get(server_id)
+        if snapshot is not None and user_ids.issubset(snapshot.member_roles):
+            return snapshot
+        async with self.db.read_session() as db:
+            if snapshot is None:
+                snapshot = await ServerSnapshot.load(db, server_id)
+                self.snapshots[server_id] = snapshot
+            await snapshot.ensure_members(db, user_ids)
+        return snapshot

@@ -1,0 +1,96 @@
+"""Rules behind gateway actions: what READY says, typing, and choosing a status."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gossip.access.service import access_channel
+from gossip.auth.subject import Actor
+from gossip.events import Audience, emit, take
+from gossip.gateway.hub import Hub
+from gossip.kit import ids
+from gossip.kit.errors import GossipError, NotFound
+from gossip.kit.permissions import Permission
+from gossip.runtime import Runtime
+from gossip.servers import repository as servers
+from gossip.users import repository as users
+from gossip.users import service as users_service
+
+
+@dataclass(frozen=True, slots=True)
+class ReadyState:
+    user: dict[str, Any]
+    server_ids: list[int]
+    status: str
+
+
+async def ready_state(session: AsyncSession, actor: Actor) -> ReadyState:
+    user = await users.get(session, actor.user_id)
+    if user is None:
+        raise NotFound("User")
+    return ReadyState(
+        user={
+            "id": str(user.id),
+            "username": user.username,
+            "avatar": user.avatar,
+            "status": user.status,
+            "bot": user.bot,
+        },
+        server_ids=await servers.server_ids_of(session, user.id),
+        status=user.status,
+    )
+
+
+async def do_start_typing(session: AsyncSession, actor: Actor, channel_id: int | None) -> None:
+    """Announces that the actor is typing in a channel they may send messages to."""
+    access = (await access_channel(session, actor, channel_id)).require(Permission.SEND_MESSAGES)
+    channel = access.channel
+    data: dict[str, Any] = {
+        "channelId": str(channel.id),
+        "userId": str(actor.user_id),
+        "timestamp": int(time.time() * 1000),
+    }
+    if channel.server_id is not None:
+        data["serverId"] = str(channel.server_id)
+    audience = (
+        Audience(server_id=channel.server_id, channel_id=channel.id)
+        if channel.server_id is not None
+        else Audience(channel_id=channel.id, user_ids=await _dm_recipients(session, channel.id))
+    )
+    emit(session, "TYPING_START", data, audience)
+
+
+async def _dm_recipients(session: AsyncSession, channel_id: int) -> tuple[int, ...]:
+    from gossip.gateway import repository
+
+    return tuple(await repository.dm_recipients(session, channel_id))
+
+
+async def start_typing(runtime: Runtime, hub: Hub, actor: Actor | None, raw: object) -> None:
+    """From the gateway: a channel the actor cannot type in is ignored, not fatal."""
+    channel_id = ids.parse_id(raw) if isinstance(raw, str | int) else None
+    if actor is None or channel_id is None or not hub.typing_allowed(actor.user_id, channel_id):
+        return
+    async with runtime.db.read_session() as session:
+        try:
+            await do_start_typing(session, actor, channel_id)
+        except GossipError:
+            return
+        runtime.bus.publish(take(session))
+
+
+async def set_status(runtime: Runtime, hub: Hub, actor: Actor | None, status: object) -> None:
+    if actor is None or not isinstance(status, str) or status not in users_service.STATUSES:
+        return
+    async with runtime.db.write_session() as session:
+        user = await users_service.do_update_profile(
+            session, actor, users_service.ProfileChanges(status=status)
+        )
+        server_ids = await servers.server_ids_of(session, actor.user_id)
+        await session.commit()
+        runtime.bus.publish(take(session))
+    hub.announce(actor.user_id, user.username, status, server_ids)

@@ -1,0 +1,69 @@
+"""A gateway session: one authenticated identity, its numbered events and its replay buffer.
+
+A session outlives its WebSocket: after a drop it stays detached for the resume window,
+still collecting events, so a RESUME with the last sequence the client saw replays exactly
+what it missed. The buffer is also the send queue: the connection's sender walks it, and
+how far the sender lags behind the newest sequence is the connection's backlog.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from typing import Protocol
+
+
+class Attached(Protocol):
+    """What a session needs of the connection currently carrying it."""
+
+    sent_seq: int
+
+    def wake(self) -> None: ...
+
+    def kick(self, code: int, reason: str) -> None: ...
+
+
+class GatewaySession:
+    def __init__(self, user_id: int, auth_session_id: int, replay: int, max_pending: int) -> None:
+        self.id = uuid.uuid4().hex
+        self.user_id = user_id
+        self.auth_session_id = auth_session_id
+        self.seq = 0
+        self.buffer: deque[tuple[int, str]] = deque(maxlen=replay)
+        self.max_pending = max_pending
+        self.servers: set[int] = set()
+        self.connection: Attached | None = None
+        self.detached_at: float | None = None
+
+    def push(self, type_: str, data_json: str) -> None:
+        """Numbers and stores one dispatch; never waits, so one slow client blocks no one."""
+        self.seq += 1
+        self.buffer.append((self.seq, f'{{"type":"{type_}","seq":{self.seq},"data":{data_json}}}'))
+        connection = self.connection
+        if connection is None:
+            return  # detached: kept for a RESUME, which frames_after() may still serve
+        if self.seq - connection.sent_seq > self.max_pending:
+            connection.kick(4013, "slow consumer: resume to continue")
+            return
+        connection.wake()
+
+    def frames_after(self, seq: int) -> list[tuple[int, str]] | None:
+        """The frames after `seq`, or None when some of them are no longer buffered."""
+        if seq > self.seq or seq < 0:
+            return None
+        if seq == self.seq:
+            return []
+        oldest = self.buffer[0][0] if self.buffer else self.seq + 1
+        if seq + 1 < oldest:
+            return None
+        return [(s, frame) for s, frame in self.buffer if s > seq]
+
+    def attach(self, connection: Attached, sent_seq: int) -> None:
+        self.connection = connection
+        self.detached_at = None
+        connection.sent_seq = sent_seq
+
+    def detach(self) -> None:
+        self.connection = None
+        self.detached_at = time.monotonic()
