@@ -16,6 +16,7 @@ from gossip.surfaces.chirp import (
     messages,
     roles,
     servers,
+    typing_start,
     users,
 )
 from gossip.surfaces.chirp.envelope import failure
@@ -25,7 +26,19 @@ PREFIX = "/api"
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
-    for module in (auth, users, servers, members, roles, bans, invites, channels, dms, messages):
+    for module in (
+        auth,
+        users,
+        servers,
+        members,
+        roles,
+        bans,
+        invites,
+        channels,
+        dms,
+        messages,
+        typing_start,
+    ):
         router.include_router(module.router)
     return router
 

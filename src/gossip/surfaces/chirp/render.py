@@ -8,7 +8,7 @@ from gossip.db.models import User
 from gossip.kit.ids import snowflake_time
 from gossip.kit.timefmt import iso
 
-__all__ = ["created", "iso", "user_brief", "user_me", "user_public", "visible_status"]
+__all__ = ["created", "iso", "user_brief", "user_me", "user_public"]
 
 
 def created(snowflake: int) -> str:
@@ -34,19 +34,16 @@ def user_me(user: User) -> dict[str, Any]:
     }
 
 
-def visible_status(user: User) -> str:
-    # Invisible users appear offline to others; realtime presence refines this.
-    return "offline" if user.status == "invisible" else user.status
-
-
-def user_public(user: User, mutual_servers: list[int] | None = None) -> dict[str, Any]:
+def user_public(user: User, status: str, mutual_servers: list[int] | None = None) -> dict[str, Any]:
+    """Another user as others see them; `status` comes from presence (offline unless
+    connected, and invisible shows as offline)."""
     data = {
         "id": str(user.id),
         "username": user.username,
         "avatar": user.avatar,
         "banner": user.banner,
         "bio": user.bio,
-        "status": visible_status(user),
+        "status": status,
         "flags": user.flags,
         "bot": user.bot,
         "createdAt": created(user.id),

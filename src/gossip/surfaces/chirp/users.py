@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from gossip.surfaces.chirp import render
-from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer, path_id
+from gossip.surfaces.chirp.deps import CurrentActor, Reader, RuntimeDep, Writer, path_id
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.schemas import UserMeOut, UserOut, UserSearchOut, UserUpdateIn
@@ -49,11 +49,13 @@ async def update_me(body: UserUpdateIn, actor: CurrentActor, session: Writer) ->
 async def search_users(
     actor: CurrentActor,
     session: Reader,
+    rt: RuntimeDep,
     q: Annotated[str, Query(min_length=1, max_length=32)],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> JSON:
     found, total = await users_service.search(session, q, limit=limit, offset=offset)
+    statuses = await rt.hub.visible_statuses([(u.id, u.status) for u in found])
     return ok(
         {
             "users": [
@@ -61,7 +63,7 @@ async def search_users(
                     "id": str(u.id),
                     "username": u.username,
                     "avatar": u.avatar,
-                    "status": render.visible_status(u),
+                    "status": statuses[u.id],
                 }
                 for u in found
             ],
@@ -77,6 +79,7 @@ async def search_users(
     response_model=Envelope[UserOut],
     responses=error_responses(401, 404, 429),
 )
-async def get_user(user_id: str, actor: CurrentActor, session: Reader) -> JSON:
+async def get_user(user_id: str, actor: CurrentActor, session: Reader, rt: RuntimeDep) -> JSON:
     user, mutual = await users_service.profile(session, actor, path_id(user_id, "User"))
-    return ok(render.user_public(user, mutual))
+    statuses = await rt.hub.visible_statuses([(user.id, user.status)])
+    return ok(render.user_public(user, statuses[user.id], mutual))
