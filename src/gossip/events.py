@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 _KEY = "gossip.events"
 
+# Internal events: acted on by the gateway, never dispatched to clients.
+SESSION_REVOKED = "SESSION_REVOKED"
+
 
 @dataclass(frozen=True, slots=True)
 class Audience:

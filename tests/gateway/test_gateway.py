@@ -358,3 +358,15 @@ def _presence(client: GatewayClient, user: User) -> str:
             "status"
         ]
     )
+
+
+class TestLogout:
+    def test_logout_closes_the_sockets_of_that_login(self, live: Live) -> None:
+        user = live.register()
+        client = connect_as(live, user)
+        session_id, seq = client.session_id, client.last_seq
+        assert live.post("/api/auth/logout", user).status_code == 200
+        assert client.close_code() == 4004
+        again = GatewayClient(live)
+        again.send({"type": "RESUME", "token": user.token, "session_id": session_id, "seq": seq})
+        assert again.close_code() == 4004  # the token itself is revoked too

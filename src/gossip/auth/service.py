@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gossip.auth import repository
 from gossip.auth.subject import Actor
 from gossip.db.models import AuthSession, User
+from gossip.events import SESSION_REVOKED, Audience, emit
 from gossip.kit import ids
 from gossip.kit.errors import AccountDisabled, AlreadyExists, Unauthorized
 from gossip.kit.security import AccessTokens, PasswordHashing, digest, new_secret, same_digest
@@ -141,7 +142,14 @@ def _expired(login: AuthSession) -> bool:
 
 
 async def do_logout(session: AsyncSession, actor: Actor) -> None:
+    """Revokes the login; its gateway sockets are closed too (an internal event)."""
     await repository.revoke(session, actor.session_id)
+    emit(
+        session,
+        SESSION_REVOKED,
+        {"authSessionId": str(actor.session_id)},
+        Audience(user_ids=(actor.user_id,)),
+    )
 
 
 async def authenticate(session: AsyncSession, tokens: AccessTokens, token: str) -> Actor:

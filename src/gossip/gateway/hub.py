@@ -21,7 +21,7 @@ import orjson
 
 from gossip.bus import Bus
 from gossip.db.engine import Database
-from gossip.events import Audience, Event
+from gossip.events import SESSION_REVOKED, Audience, Event
 from gossip.gateway.presence import Presence
 from gossip.gateway.protocol import Limits
 from gossip.gateway.session import GatewaySession
@@ -207,6 +207,9 @@ class Hub:
     # --- fan-out ---------------------------------------------------------------------
 
     async def on_event(self, event: Event) -> None:
+        if event.type == SESSION_REVOKED:
+            self._revoke(int(event.data["authSessionId"]), event.audience.user_ids)
+            return
         audience = event.audience
         server_id = audience.server_id
         if event.type == "SERVER_CREATE":
@@ -232,6 +235,15 @@ class Hub:
             for session in list(self.by_server.get(server_id, ())):
                 self._unsubscribe(session, server_id)
             self.snapshots.pop(server_id, None)
+
+    def _revoke(self, auth_session_id: int, user_ids: tuple[int, ...]) -> None:
+        """A logout: its sockets close with 4004 and cannot be resumed."""
+        for user_id in user_ids:
+            for session in list(self.by_user.get(user_id, ())):
+                if session.auth_session_id == auth_session_id:
+                    if session.connection is not None:
+                        session.connection.kick(4004, "session revoked")
+                    self.forget(session)
 
     async def _recipients(self, event: Event, server_id: int | None) -> set[GatewaySession]:
         audience = event.audience
