@@ -25,8 +25,25 @@ from gossip.surfaces.middleware import BodyLimit, RateLimitHeaders
 log = logging.getLogger("gossip")
 
 
+def claim_worker_id(settings: Settings) -> int:
+    """The snowflake worker number of this process.
+
+    Given explicitly, it is used as is. With Redis, each process takes the next number of a
+    shared counter, so two processes never mint the same ID; alone, the process id will do.
+    """
+    if settings.worker_id is None and settings.redis_url:
+        import redis
+
+        client = redis.Redis.from_url(settings.redis_url)
+        try:
+            return int(client.incr(f"{settings.redis_prefix}worker-id")) % 1024
+        finally:
+            client.close()
+    return settings.resolved_worker_id
+
+
 def build_runtime(settings: Settings) -> Runtime:
-    ids.configure(settings.resolved_worker_id)
+    ids.configure(claim_worker_id(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = connect(settings.resolved_database_url)
     bus = build_bus(settings.redis_url, settings.redis_prefix)
