@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gossip.db.models import Channel, Member, Server
+from gossip.db.models import Channel, Member, MemberRole, Role, Server
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,23 @@ async def memberships(session: AsyncSession, user_id: int) -> list[Membership]:
     return [Membership(r[0], r[1], int(r[2])) for r in rows]
 
 
+async def role_permissions_of(session: AsyncSession, user_id: int) -> list[tuple[int, int, int]]:
+    """(server id, role id, permissions) of @everyone in each of the user's servers and of
+    every role they hold, in one query."""
+    servers = select(Member.server_id).where(Member.user_id == user_id)
+    held = select(MemberRole.role_id).where(MemberRole.user_id == user_id)
+    rows = await session.execute(
+        select(Role.server_id, Role.id, Role.permissions).where(
+            Role.id.in_(servers) | Role.id.in_(held)
+        )
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def get(session: AsyncSession, server_id: int) -> Server | None:
+    return await session.get(Server, server_id)
+
+
 async def member_count(session: AsyncSession, server_id: int) -> int:
     count = await session.scalar(select(func.count()).where(Member.server_id == server_id))
     return int(count or 0)
@@ -47,3 +65,23 @@ async def channel_count(session: AsyncSession, server_id: int) -> int:
 
 async def server_ids_of(session: AsyncSession, user_id: int) -> list[int]:
     return list(await session.scalars(select(Member.server_id).where(Member.user_id == user_id)))
+
+
+async def count_servers_of(session: AsyncSession, user_id: int) -> int:
+    count = await session.scalar(select(func.count()).where(Member.user_id == user_id))
+    return int(count or 0)
+
+
+async def member_ids(session: AsyncSession, server_id: int) -> list[int]:
+    return list(await session.scalars(select(Member.user_id).where(Member.server_id == server_id)))
+
+
+async def update_fields(session: AsyncSession, server_id: int, values: dict[str, Any]) -> None:
+    # An ORM-enabled UPDATE also refreshes the Server already loaded in this session.
+    await session.execute(update(Server).where(Server.id == server_id).values(**values))
+
+
+async def delete_server(session: AsyncSession, server_id: int) -> None:
+    """Deletes the server; roles, members, channels, messages, bans and invites go with it
+    through the foreign keys' ON DELETE CASCADE."""
+    await session.execute(delete(Server).where(Server.id == server_id))
