@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import Ban, Channel, Message, User
@@ -76,8 +76,11 @@ async def recent_messages(
     return [(r[0], r[1]) for r in rows]
 
 
-async def delete_messages(session: AsyncSession, message_ids: Sequence[int]) -> None:
-    """Deletes the messages; their reactions go through ON DELETE CASCADE."""
+async def delete_messages(
+    session: AsyncSession, message_ids: Sequence[int], channel_ids: Sequence[int], since_id: int
+) -> None:
+    """Deletes the messages (their reactions cascade). Channels whose last message may have
+    been among them (every deleted ID is >= `since_id`) point at their newest remaining."""
     for start in range(0, len(message_ids), _CHUNK):
         chunk = list(message_ids[start : start + _CHUNK])
         await session.execute(
@@ -85,3 +88,10 @@ async def delete_messages(session: AsyncSession, message_ids: Sequence[int]) -> 
             .where(Message.id.in_(chunk))
             .execution_options(synchronize_session=False)
         )
+    newest = select(func.max(Message.id)).where(Message.channel_id == Channel.id).scalar_subquery()
+    await session.execute(
+        update(Channel)
+        .where(Channel.id.in_(list(channel_ids)), Channel.last_message_id >= since_id)
+        .values(last_message_id=newest)
+        .execution_options(synchronize_session=False)
+    )

@@ -105,7 +105,12 @@ async def _delete_recent_messages(
     found = await repository.recent_messages(session, server_id, author_id, since)
     if not found:
         return
-    await repository.delete_messages(session, [message_id for _, message_id in found])
+    await repository.delete_messages(
+        session,
+        [message_id for _, message_id in found],
+        sorted({channel_id for channel_id, _ in found}),
+        since,
+    )
     for channel_id, rows in groupby(found, key=lambda row: row[0]):
         emit(
             session,
