@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 
 from gossip.invites import service as invites_service
@@ -193,6 +195,24 @@ class TestAcceptInvite:
         response = live.post(f"/api/invites/{code}", second)
         assert response.status_code == 404 and error_code(response) == "NOT_FOUND"
         assert live.get(f"/api/servers/{server_id}", second).status_code == 404
+
+    def test_last_use_goes_to_exactly_one_of_many(self, live: Live) -> None:
+        owner = live.register()
+        users = [live.register() for _ in range(8)]
+        server_id = live.create_server(owner)
+        code = invite(live, owner, server_id, maxUses=1)["code"]
+
+        def accept(user: User) -> int:
+            with httpx.Client(timeout=30) as client:
+                return client.post(
+                    f"{live.url}/api/invites/{code}", headers=user.headers
+                ).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = sorted(pool.map(accept, users))
+        assert statuses == [200] + [404] * 7
+        server = live.data(live.get(f"/api/servers/{server_id}", owner))
+        assert server["memberCount"] == 2
 
     def test_expired(self, live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
         owner, member = live.register(), live.register()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
 from gossip.kit.permissions import DEFAULT_EVERYONE_PERMISSIONS, Permission
@@ -173,6 +175,23 @@ class TestCreateRole:
         response = live.post(path, owner)
         assert response.status_code == 400 and error_code(response) == "VALIDATION_ERROR"
         assert len(live.data(live.get(path, owner))) == 3
+
+    def test_concurrent_creations_get_distinct_positions(self, live: Live) -> None:
+        owner = live.register()
+        server_id = live.create_server(owner)
+        url = f"{live.url}/api/servers/{server_id}/roles"
+
+        def create(index: int) -> int:
+            with httpx.Client(timeout=30) as client:
+                return client.post(
+                    url, headers=owner.headers, json={"name": f"r{index}"}
+                ).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(create, range(16)))
+        assert statuses == [201] * 16
+        roles = live.data(live.get(f"/api/servers/{server_id}/roles", owner))
+        assert [r["position"] for r in roles] == list(range(17))
 
     def test_non_member_and_anonymous(self, live: Live) -> None:
         owner, stranger = live.register(), live.register()
