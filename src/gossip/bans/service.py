@@ -19,6 +19,7 @@ from gossip.kit.permissions import Permission
 from gossip.kit.timefmt import utcnow
 from gossip.members import repository as members
 from gossip.members import service as members_service
+from gossip.servers import repository as servers
 from gossip.users import repository as users
 
 MAX_REASON = 512
@@ -75,6 +76,9 @@ async def do_ban(
     reason = check_reason(reason)
     days = check_delete_days(delete_message_days)
 
+    # Taken before writing the ban, so a concurrent join either finishes first (and its
+    # membership is removed below) or sees the ban.
+    await servers.lock(session, server_id)
     ban = await repository.get(session, server_id, user.id)
     created = ban is None
     if ban is None:

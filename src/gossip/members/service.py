@@ -107,6 +107,7 @@ async def do_join(session: AsyncSession, server_id: int, user_id: int) -> tuple[
     Precondition: the caller decided the user may join (an invite). Emits MEMBER_ADD.
     Returns the membership and whether it is new.
     """
+    await servers.lock(session, server_id)
     existing = await repository.get(session, server_id, user_id)
     if existing is not None:
         return existing, False

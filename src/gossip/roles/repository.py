@@ -8,14 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gossip.db.models import MemberRole, Role, Server
-
-
-async def lock_server(session: AsyncSession, server_id: int) -> None:
-    """Serialises role changes of one server on PostgreSQL (a row lock on the server), so
-    two concurrent creations cannot both take position 1 or both pass the role cap.
-    SQLite needs nothing: its writes are serialised already."""
-    await session.execute(select(Server.id).where(Server.id == server_id).with_for_update())
+from gossip.db.models import MemberRole, Role
 
 
 async def list_for_server(session: AsyncSession, server_id: int) -> list[Role]:

@@ -24,6 +24,7 @@ from gossip.kit import ids
 from gossip.kit.errors import Forbidden, NotFound, ValidationFailed
 from gossip.kit.permissions import Permission, parse_permissions
 from gossip.roles import repository, views
+from gossip.servers import repository as servers
 
 MAX_ROLES = 250  # per server, @everyone included
 MAX_COLOR = 0xFFFFFF
@@ -67,7 +68,7 @@ def _event_data(role: Role) -> dict[str, Any]:
 async def _locked(session: AsyncSession, access: ServerAccess) -> ServerAccess:
     """Takes the server's role lock and re-reads the actor's rank under it, so hierarchy
     checks see the positions as they are now rather than before a concurrent move."""
-    await repository.lock_server(session, access.server.id)
+    await servers.lock(session, access.server.id)
     rank = await rank_of(session, access.server, access.member.user_id)
     return dataclasses.replace(access, rank=rank)
 

@@ -49,6 +49,17 @@ async def role_permissions_of(session: AsyncSession, user_id: int) -> list[tuple
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+async def lock(session: AsyncSession, server_id: int) -> None:
+    """Serialises changes to one server's roles and membership on PostgreSQL with a row lock
+    on the server, held to the end of the transaction: two role creations cannot take the
+    same position, and a join cannot slip past a ban being written. FOR NO KEY UPDATE, so
+    inserting rows that merely reference the server (messages' channels, members) does not
+    wait. SQLite needs nothing: its writers are serialised already."""
+    await session.execute(
+        select(Server.id).where(Server.id == server_id).with_for_update(key_share=True)
+    )
+
+
 async def get(session: AsyncSession, server_id: int) -> Server | None:
     return await session.get(Server, server_id)
 

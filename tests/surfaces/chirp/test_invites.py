@@ -214,6 +214,21 @@ class TestAcceptInvite:
         server = live.data(live.get(f"/api/servers/{server_id}", owner))
         assert server["memberCount"] == 2
 
+    def test_same_user_accepting_concurrently_joins_once(self, live: Live) -> None:
+        owner, member = live.register(), live.register()
+        server_id = live.create_server(owner)
+        code = invite(live, owner, server_id)["code"]
+
+        def accept(_: int) -> int:
+            with httpx.Client(timeout=30) as client:
+                url = f"{live.url}/api/invites/{code}"
+                return client.post(url, headers=member.headers).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert list(pool.map(accept, range(8))) == [200] * 8
+        assert live.data(live.get(f"/api/invites/{code}"))["uses"] == 1
+        assert live.data(live.get(f"/api/servers/{server_id}", owner))["memberCount"] == 2
+
     def test_expired(self, live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
         owner, member = live.register(), live.register()
         server_id = live.create_server(owner)
