@@ -44,7 +44,7 @@ async def update_me(body: UserUpdateIn, actor: CurrentActor, session: Writer) ->
     "/search",
     openapi_extra=access("user"),
     response_model=Envelope[UserSearchOut],
-    responses=error_responses(400, 401, 429),
+    responses=error_responses(400, 401, 403, 429),
 )
 async def search_users(
     actor: CurrentActor,
@@ -77,7 +77,7 @@ async def search_users(
     "/{user_id}",
     openapi_extra=access("user"),
     response_model=Envelope[UserOut],
-    responses=error_responses(401, 404, 429),
+    responses=error_responses(401, 403, 404, 429),
 )
 async def get_user(user_id: str, actor: CurrentActor, session: Reader, rt: RuntimeDep) -> JSON:
     user, mutual = await users_service.profile(session, actor, path_id(user_id, "User"))
