@@ -9,6 +9,7 @@ scopes:
   server   members of the server in the path (others get 404), plus `permission`
   channel  users who can see the channel in the path (others get 404), plus `permission`
   owner    the server's owner (other members get 403)
+  author   only the author of the message in the path (others who can see it get 403)
   admin    platform administrators
 `or_author`: the author of the message in the path may act without `permission`.
 """
@@ -19,7 +20,7 @@ from typing import Any, Literal
 
 from gossip.kit.permissions import Permission
 
-Scope = Literal["public", "user", "server", "channel", "owner", "admin"]
+Scope = Literal["public", "user", "server", "channel", "owner", "author", "admin"]
 
 
 def access(
