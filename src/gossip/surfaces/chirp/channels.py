@@ -120,7 +120,7 @@ class DmChannelOut(Out):
     "/servers/{server_id}/channels",
     openapi_extra=access("server"),
     response_model=Envelope[list[ChannelOut]],
-    responses=error_responses(401, 404, 429),
+    responses=error_responses(401, 403, 404, 429),
 )
 async def list_channels(server_id: str, actor: CurrentActor, session: Reader) -> JSON:
     """The server's channels the caller can view (others are left out, not refused)."""
@@ -159,7 +159,7 @@ async def create_channel(
     "/channels/{channel_id}",
     openapi_extra=access("channel"),
     response_model=Envelope[ChannelOut | DmChannelOut],
-    responses=error_responses(401, 404, 429),
+    responses=error_responses(401, 403, 404, 429),
 )
 async def get_channel(channel_id: str, actor: CurrentActor, session: Reader) -> JSON:
     """A server channel, or a DM the caller is in (then shaped as in /users/me/channels)."""

@@ -29,7 +29,7 @@ class DmCreateIn(Body):
     "",
     openapi_extra=access("user"),
     response_model=Envelope[list[DmChannelOut]],
-    responses=error_responses(401, 429),
+    responses=error_responses(401, 403, 429),
 )
 async def list_dms(actor: CurrentActor, session: Reader) -> JSON:
     """The caller's DMs and group DMs, the most recently active first."""
@@ -44,7 +44,7 @@ async def list_dms(actor: CurrentActor, session: Reader) -> JSON:
     response_model=Envelope[DmChannelOut],
     responses={
         200: {"model": Envelope[DmChannelOut], "description": "The DM already existed"},
-        **error_responses(400, 401, 413, 429),
+        **error_responses(400, 401, 403, 413, 429),
     },
 )
 async def open_dm(body: DmCreateIn, actor: CurrentActor, session: Writer) -> JSON:

@@ -294,7 +294,7 @@ async def add_reaction(
     "/messages/{message_id}/reactions/{emoji}",
     openapi_extra=access("channel"),
     response_model=Envelope[None],
-    responses=error_responses(400, 401, 404, 429),
+    responses=error_responses(400, 401, 403, 404, 429),
 )
 async def remove_own_reaction(
     channel_id: str, message_id: str, emoji: Emoji, actor: CurrentActor, session: Writer
