@@ -418,6 +418,19 @@ class Measured:
     def ok(self, *statuses: int) -> int:
         return self.result.count(*statuses)
 
+    @staticmethod
+    def merge(rounds: Sequence[Measured]) -> Measured:
+        """Several windows as one: counts and samples pooled, CPU averaged over time."""
+        window = sum(m.result.window_s for m in rounds)
+        result = loadgen.Result(window_s=window, clients=rounds[0].result.clients)
+        for m in rounds:
+            result.latencies_ns.extend(m.result.latencies_ns)
+            result.statuses.update(m.result.statuses)
+            result.errors += m.result.errors
+            result.cpu_s += m.result.cpu_s
+        cpu = sum(m.server_cpu * m.result.window_s for m in rounds) / window
+        return Measured(result, cpu)
+
 
 def measure(
     server: Process,
@@ -569,28 +582,47 @@ def run(args: argparse.Namespace, work: Path, database_url: str | None) -> dict[
         figures["read_clients"] = args.read_clients
         figures["messages_in_channel"] = in_channel
 
-        log(f"sending from {args.clients} clients for {args.warmup}+{args.duration}s")
-        requests = send_requests(port, setup.channel_id, setup.tokens, args.clients)
-        sends = measure(server, requests, args.warmup, args.duration, profiled(args, "send"))
+        # The baseline waits, idle, beside Gossip, so that with --rounds the two can take
+        # turns and a neighbour's load on the machine falls on both alike.
+        baseline_port = free_port()
+        log(f"starting the baseline on {HOST}:{baseline_port}")
+        baseline = Process(
+            "baseline",
+            [sys.executable, "-m", "bench.baseline", "--host", HOST, "--port", str(baseline_port)],
+            env,
+            baseline_port,
+            work,
+        )
+        try:
+            baseline.wait_ready()
+            send_rounds: list[Measured] = []
+            base_rounds: list[Measured] = []
+            for r in range(args.rounds):
+                log(
+                    f"round {r + 1}/{args.rounds}: {args.clients} clients,"
+                    f" {args.warmup}+{args.duration}s each on Gossip, then the baseline"
+                )
+                requests = send_requests(port, setup.channel_id, setup.tokens, args.clients)
+                send_rounds.append(
+                    measure(
+                        server,
+                        requests,
+                        args.warmup,
+                        args.duration,
+                        profiled(args, "send") if r == 0 else None,
+                    )
+                )
+                requests = send_requests(
+                    baseline_port, setup.channel_id, setup.tokens, args.clients
+                )
+                base_rounds.append(measure(baseline, requests, args.warmup, args.duration))
+        finally:
+            baseline.stop()
     finally:
         server.stop()
 
-    baseline_port = free_port()
-    log(f"starting the baseline on {HOST}:{baseline_port}")
-    baseline = Process(
-        "baseline",
-        [sys.executable, "-m", "bench.baseline", "--host", HOST, "--port", str(baseline_port)],
-        env,
-        baseline_port,
-        work,
-    )
-    try:
-        baseline.wait_ready()
-        requests = send_requests(baseline_port, setup.channel_id, setup.tokens, args.clients)
-        base = measure(baseline, requests, args.warmup, args.duration)
-    finally:
-        baseline.stop()
-
+    sends = Measured.merge(send_rounds)
+    base = Measured.merge(base_rounds)
     send_rps = sends.result.rps(201)
     baseline_rps = base.result.rps(201)
     figures.update(
@@ -604,12 +636,13 @@ def run(args: argparse.Namespace, work: Path, database_url: str | None) -> dict[
         send_vs_baseline=round(send_rps / baseline_rps, 3) if baseline_rps else None,
         server_cpu_send=round(sends.server_cpu, 2),
         server_cpu_baseline=round(base.server_cpu, 2),
-        loadgen_cpu_send=round(sends.result.cpu_s / args.duration, 2),
-        loadgen_cpu_baseline=round(base.result.cpu_s / args.duration, 2),
+        loadgen_cpu_send=round(sends.result.cpu_s / sends.result.window_s, 2),
+        loadgen_cpu_baseline=round(base.result.cpu_s / base.result.window_s, 2),
         clients=args.clients,
         send_users=len(setup.tokens),
-        duration_s=args.duration,
+        duration_s=args.duration * args.rounds,
         warmup_s=args.warmup,
+        rounds=args.rounds,
         python=platform.python_version(),
         database="postgresql" if database_url else "sqlite",
         cpus=os.cpu_count(),
@@ -647,6 +680,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--users", type=int, help="distinct accounts (default: --clients)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternate send and baseline windows this many times (pooled); helps on a"
+        " machine others use too",
+    )
     parser.add_argument("--read-clients", type=int, default=1, help="concurrent readers")
     parser.add_argument("--read-duration", type=float, default=5.0, help="seconds per read kind")
     parser.add_argument("--seed", type=int, default=1, help="for the random `before` IDs")
@@ -664,6 +704,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.users = args.users or args.clients
+    if args.rounds < 1 or args.clients < 1 or args.read_clients < 1:
+        parser.error("--rounds, --clients and --read-clients must be at least 1")
     if args.messages < 100:
         parser.error("--messages must be at least 100")
     if args.profile is not None and profile.py_spy() is None:

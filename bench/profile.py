@@ -40,6 +40,9 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
             "--rate",
             "250",
             "--nonblocking",
+            # Only the thread holding the GIL: where the one Python core goes. (Waits show
+            # up as busy frames without it; SQLite's C work outside the GIL is not seen.)
+            "--gil",
             "--format",
             "raw",
             "--output",
@@ -52,6 +55,8 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen[bytes]:
 
 def summarize(path: Path, top: int = 30) -> str:
     """Share of samples with each function on the stack (inclusive) and on top (self)."""
+    if not path.exists():
+        return f"{path}: py-spy wrote nothing (is ptrace allowed?)"
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = 0
