@@ -69,7 +69,11 @@ def parse_id(value: str | int | None) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return value if 0 < value <= MAX_SNOWFLAKE else None
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 19:
+    # ASCII only: str.isdigit() also accepts "³" (which int() refuses) and other scripts'
+    # digits (which int() reads as numbers), neither of which is one of our IDs.
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        return None
+    if len(value) > 19:
         return None
     number = int(value)
     return number if 0 < number <= MAX_SNOWFLAKE else None
