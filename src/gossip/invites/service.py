@@ -50,9 +50,15 @@ def is_live(invite: Invite) -> bool:
     return True
 
 
+def could_be_code(code: str) -> bool:
+    """Whether `code` is shaped like one: anything else names nothing, so it is not looked
+    up (a NUL in it would even be a database error on PostgreSQL)."""
+    return 0 < len(code) <= MAX_CODE_LENGTH and all(ch in CODE_ALPHABET for ch in code)
+
+
 async def access_live_invite(session: AsyncSession, code: str) -> Invite:
     """An invite that can still be used; expired and used-up ones do not exist."""
-    invite = await repository.get(session, code) if code and len(code) <= MAX_CODE_LENGTH else None
+    invite = await repository.get(session, code) if could_be_code(code) else None
     if invite is None or not is_live(invite):
         raise NotFound("Invite")
     return invite
@@ -168,7 +174,7 @@ async def do_accept(session: AsyncSession, actor: Actor, code: str) -> dict[str,
 async def do_delete_invite(session: AsyncSession, actor: Actor, code: str) -> None:
     """Precondition: the actor created the invite, or has MANAGE_GUILD in its server.
     Expired invites can be deleted too. Emits INVITE_DELETE."""
-    invite = await repository.get(session, code) if code and len(code) <= MAX_CODE_LENGTH else None
+    invite = await repository.get(session, code) if could_be_code(code) else None
     if invite is None:
         raise NotFound("Invite")
     try:

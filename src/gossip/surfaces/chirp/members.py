@@ -14,7 +14,7 @@ from gossip.members import service as members_service
 from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer, path_id
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.rules import access
-from gossip.surfaces.chirp.schemas import Body, Out, UserBriefOut
+from gossip.surfaces.chirp.schemas import NO_NUL, Body, Out, UserBriefOut
 
 router = APIRouter(tags=["members"])
 
@@ -63,7 +63,8 @@ async def list_members(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     after: Annotated[str | None, Query(max_length=20, description="a user ID")] = None,
     query: Annotated[
-        str | None, Query(max_length=32, description="username or nickname prefix")
+        str | None,
+        Query(max_length=32, pattern=NO_NUL, description="username or nickname prefix"),
     ] = None,
 ) -> JSON:
     return ok(

@@ -10,7 +10,13 @@ from gossip.surfaces.chirp import render
 from gossip.surfaces.chirp.deps import CurrentActor, Reader, RuntimeDep, Writer, path_id
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.rules import access
-from gossip.surfaces.chirp.schemas import UserMeOut, UserOut, UserSearchOut, UserUpdateIn
+from gossip.surfaces.chirp.schemas import (
+    NO_NUL,
+    UserMeOut,
+    UserOut,
+    UserSearchOut,
+    UserUpdateIn,
+)
 from gossip.users import service as users_service
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -50,7 +56,7 @@ async def search_users(
     actor: CurrentActor,
     session: Reader,
     rt: RuntimeDep,
-    q: Annotated[str, Query(min_length=1, max_length=32)],
+    q: Annotated[str, Query(min_length=1, max_length=32, pattern=NO_NUL)],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> JSON:
