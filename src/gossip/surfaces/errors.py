@@ -56,9 +56,11 @@ def validation_details(errors: Any) -> list[dict[str, Any]]:
     details = []
     for error in errors:
         message = str(error.get("msg", "Invalid value"))
+        field = _field(tuple(error.get("loc", ())))
         if error.get("type") == "json_invalid":
-            message = "Malformed JSON"
-        details.append({"field": _field(tuple(error.get("loc", ()))), "message": message})
+            # Its loc is ("body", <character offset>): the offset is no field's name.
+            message, field = "Malformed JSON", "body"
+        details.append({"field": field, "message": message})
     return details
 
 
