@@ -1,0 +1,206 @@
+"""Two `gossip serve` processes sharing PostgreSQL and Redis behave as one server.
+
+Both are started as operators start them. A message sent through either reaches gateway
+clients on both; typing and presence cross between them; rate limits are one budget.
+This runs in CI, where PostgreSQL and Redis are always present; elsewhere it is skipped
+only when one of them cannot be reached, and says which.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.gateway.client import GatewayClient
+from tests.live import REDIS_URL, postgres_database, postgres_reachable, redis_reachable
+from tests.process import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ...]]:
+    for why in (postgres_reachable(), redis_reachable()):
+        if why:
+            pytest.skip(why)
+    tmp: Path = tmp_path_factory.mktemp("pair")
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(postgres_database())
+        shared = {
+            **os.environ,
+            "GOSSIP_DATABASE_URL": url,
+            "GOSSIP_REDIS_URL": REDIS_URL,
+            "GOSSIP_REDIS_PREFIX": f"gossip-test-{uuid.uuid4().hex}:",
+            "GOSSIP_SECRET_KEY": "shared-" + uuid.uuid4().hex,
+            "GOSSIP_ARGON2_TIME_COST": "1",
+            "GOSSIP_ARGON2_MEMORY_KIB": "64",
+            "GOSSIP_RATE_LIMIT_AUTH_STATUS": "3/60",
+            "GOSSIP_PRESENCE_OFFLINE_GRACE": "0.2",
+        }
+        servers = []
+        for name in ("one", "two"):
+            server = ServerProcess(
+                env={**shared, "GOSSIP_DATA_DIR": str(tmp / name)}, log_path=tmp / f"{name}.log"
+            )
+            stack.callback(server.stop)
+            server.start()
+            servers.append(server)
+        yield tuple(servers)
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=15) as client:
+        yield client
+
+
+class Person:
+    def __init__(self, http: httpx.Client, server: ServerProcess) -> None:
+        name = f"p{uuid.uuid4().hex[:10]}"
+        response = http.post(
+            f"{server.url}/api/auth/register",
+            json={"username": name, "email": f"{name}@example.com", "password": "long password"},
+        )
+        assert response.status_code == 201, response.text
+        data = response.json()["data"]
+        self.id, self.name, self.token = data["user"]["id"], name, data["token"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+
+def call(
+    http: httpx.Client, method: str, server: ServerProcess, path: str, who: Person, **kw: Any
+) -> Any:
+    response = http.request(method, f"{server.url}{path}", headers=who.headers, **kw)
+    assert response.status_code in (200, 201), response.text
+    return response.json()["data"]
+
+
+class _Live:
+    """Just enough of tests.live.Live for GatewayClient."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.url = server.url
+
+
+def gateway(server: ServerProcess, who: Person) -> GatewayClient:
+    client = GatewayClient(_Live(server))  # type: ignore[arg-type]
+    client.send({"type": "AUTHENTICATE", "token": who.token})
+    client.wait_for("READY")
+    return client
+
+
+@pytest.fixture(scope="module")
+def scene(
+    pair: tuple[ServerProcess, ServerProcess], http: httpx.Client
+) -> tuple[Person, Person, str]:
+    """Alice registered on one, Bob on two; Bob joins Alice's server through process two."""
+    one, two = pair
+    alice, bob = Person(http, one), Person(http, two)
+    server = call(http, "POST", one, "/api/servers", alice, json={"name": "Across"})
+    invite = call(http, "POST", one, f"/api/servers/{server['id']}/invites", alice, json={})
+    call(http, "POST", two, f"/api/invites/{invite['code']}", bob)
+    channels = call(http, "GET", two, f"/api/servers/{server['id']}/channels", bob)
+    return alice, bob, channels[0]["id"]
+
+
+class TestAcrossProcesses:
+    def test_messages_cross_both_ways(
+        self,
+        pair: tuple[ServerProcess, ServerProcess],
+        http: httpx.Client,
+        scene: tuple[Person, Person, str],
+    ) -> None:
+        one, two = pair
+        alice, bob, channel = scene
+        on_one, on_two = gateway(one, alice), gateway(two, bob)
+        sent = call(
+            http, "POST", one, f"/api/channels/{channel}/messages", alice, json={"content": "hi"}
+        )
+        assert on_two.wait_for("MESSAGE_CREATE", id=sent["id"])["data"] == sent
+        back = call(
+            http, "POST", two, f"/api/channels/{channel}/messages", bob, json={"content": "yo"}
+        )
+        assert on_one.wait_for("MESSAGE_CREATE", id=back["id"])["data"]["content"] == "yo"
+        # Each process also delivers to its own clients.
+        assert on_two.wait_for("MESSAGE_CREATE", id=back["id"])["data"]["content"] == "yo"
+        on_one.close()
+        on_two.close()
+
+    def test_typing_crosses(
+        self,
+        pair: tuple[ServerProcess, ServerProcess],
+        scene: tuple[Person, Person, str],
+    ) -> None:
+        one, two = pair
+        alice, bob, channel = scene
+        watcher = gateway(one, alice)
+        typist = gateway(two, bob)
+        typist.send({"type": "TYPING_START", "channelId": channel})
+        event = watcher.wait_for("TYPING_START", userId=bob.id)
+        assert event["data"]["channelId"] == channel
+        watcher.close()
+        typist.close()
+
+    def test_presence_is_one_picture(
+        self,
+        pair: tuple[ServerProcess, ServerProcess],
+        http: httpx.Client,
+        scene: tuple[Person, Person, str],
+    ) -> None:
+        one, two = pair
+        alice, bob, _ = scene
+        # Earlier tests' sockets may still be inside the offline grace period.
+        deadline = time.monotonic() + 10
+        while call(http, "GET", one, f"/api/users/{bob.id}", alice)["status"] != "offline":
+            assert time.monotonic() < deadline, "Bob never went offline"
+            time.sleep(0.1)
+        watcher = gateway(one, alice)
+        bob_on_two = gateway(two, bob)
+        watcher.wait_for("PRESENCE_UPDATE", user={"id": bob.id, "username": bob.name})
+        # Process one knows Bob is online though his socket is on process two.
+        assert call(http, "GET", one, f"/api/users/{bob.id}", alice)["status"] == "online"
+        bob_on_two.close()
+        offline = watcher.wait_for("PRESENCE_UPDATE", user={"id": bob.id, "username": bob.name})
+        assert offline["data"]["status"] == "offline"
+        assert call(http, "GET", one, f"/api/users/{bob.id}", alice)["status"] == "offline"
+        watcher.close()
+
+    def test_rate_limits_are_one_budget(
+        self, pair: tuple[ServerProcess, ServerProcess], http: httpx.Client
+    ) -> None:
+        one, two = pair
+        statuses = [
+            http.post(
+                f"{server.url}/api/auth/refresh", headers={"Authorization": "Bearer 1.x"}
+            ).status_code
+            for server in (one, two, one, two)
+        ]
+        assert statuses == [401, 401, 401, 429]
+
+    def test_ids_from_both_processes_never_collide(
+        self,
+        pair: tuple[ServerProcess, ServerProcess],
+        http: httpx.Client,
+        scene: tuple[Person, Person, str],
+    ) -> None:
+        one, two = pair
+        alice, bob, channel = scene
+        ids = set()
+        for i in range(20):
+            for server, who in ((one, alice), (two, bob)):
+                sent = call(
+                    http,
+                    "POST",
+                    server,
+                    f"/api/channels/{channel}/messages",
+                    who,
+                    json={"content": f"n{i}"},
+                )
+                ids.add(sent["id"])
+        assert len(ids) == 40
