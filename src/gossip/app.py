@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
 
 from gossip import __version__
 from gossip.bus import build_bus
@@ -92,8 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chirp.build_router())
 
     # Spec 004 connects to the bare host; /ws is the conventional alias.
-    app.add_api_websocket_route("/", gateway_endpoint)
-    app.add_api_websocket_route("/ws", gateway_endpoint)
+    # Plain Starlette routes: FastAPI's dependency machinery would stay alive, per socket,
+    # for the whole life of every connection.
+    app.router.routes.append(WebSocketRoute("/", gateway_endpoint))
+    app.router.routes.append(WebSocketRoute("/ws", gateway_endpoint))
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -27,6 +27,9 @@ class Audience:
     user_ids: tuple[int, ...] = ()
     # Several servers at once, for a user's presence reaching everyone they share one with.
     server_ids: tuple[int, ...] = ()
+    # Server members receive it only with these permission bits (e.g. ban events need
+    # BAN_MEMBERS, as listing bans does); the users named in user_ids receive it anyway.
+    permission: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -370,3 +370,56 @@ class TestLogout:
         again = GatewayClient(live)
         again.send({"type": "RESUME", "token": user.token, "session_id": session_id, "seq": seq})
         assert again.close_code() == 4004  # the token itself is revoked too
+
+
+class TestChannelVisibilityEvents:
+    def test_members_learn_of_a_deleted_channel(
+        self, live: Live, room: tuple[User, User, str, str]
+    ) -> None:
+        alice, bob, server_id, _ = room
+        created = live.data(
+            live.post(f"/api/servers/{server_id}/channels", alice, json={"name": "doomed"}), 201
+        )
+        client = connect_as(live, bob)
+        assert live.delete(f"/api/channels/{created['id']}", alice).status_code == 200
+        assert client.wait_for("CHANNEL_DELETE", id=created["id"])["type"] == "CHANNEL_DELETE"
+        client.close()
+
+    def test_losing_sight_of_a_channel_is_the_last_event_from_it(
+        self, live: Live, room: tuple[User, User, str, str]
+    ) -> None:
+        alice, bob, server_id, channel_id = room
+        client = connect_as(live, bob)
+        send(live, alice, channel_id, "warm the permission picture")
+        client.wait_for("MESSAGE_CREATE")
+        hide = [{"id": server_id, "type": 0, "allow": "0", "deny": str(1 << 10)}]
+        response = live.patch(
+            f"/api/channels/{channel_id}", alice, json={"permissionOverwrites": hide}
+        )
+        assert response.status_code == 200, response.text
+        assert client.wait_for("CHANNEL_UPDATE", id=channel_id)["type"] == "CHANNEL_UPDATE"
+        client.close()
+
+
+class TestModeratorOnlyEvents:
+    def test_invites_and_bans_reach_only_those_who_may_list_them(
+        self, live: Live, room: tuple[User, User, str, str]
+    ) -> None:
+        alice, bob, server_id, channel_id = room
+        owner, member = connect_as(live, alice), connect_as(live, bob)
+        invite = live.data(live.post(f"/api/servers/{server_id}/invites", alice, json={}), 201)
+        assert owner.wait_for("INVITE_CREATE")["data"]["code"] == invite["code"]
+        outsider = live.register()
+        assert live.put(
+            f"/api/servers/{server_id}/bans/{outsider.id}", alice, json={}
+        ).status_code in (
+            200,
+            201,
+        )
+        owner.wait_for("BAN_ADD")
+        sentinel = send(live, alice, channel_id, "sentinel")
+        frames = member.dispatches(until="MESSAGE_CREATE")
+        assert frames[-1]["data"]["id"] == sentinel["id"]
+        assert not [f for f in frames if f["type"] in ("INVITE_CREATE", "BAN_ADD")]
+        owner.close()
+        member.close()

@@ -42,6 +42,11 @@ def check_delete_days(days: int) -> int:
     return days
 
 
+def _moderators(server_id: int) -> Audience:
+    # Bans are listed only to those who may ban; their events reach only them too.
+    return Audience(server_id=server_id, permission=int(Permission.BAN_MEMBERS))
+
+
 def _event_data(data: dict[str, Any], server_id: int) -> dict[str, Any]:
     return {**data, "serverId": str(server_id)}
 
@@ -94,7 +99,7 @@ async def do_ban(
         await repository.update_reason(session, server_id, user.id, reason, actor.user_id)
     data = views.ban(ban, user)
     if created:
-        emit(session, "BAN_ADD", _event_data(data, server_id), Audience(server_id=server_id))
+        emit(session, "BAN_ADD", _event_data(data, server_id), _moderators(server_id))
     await members_service.do_remove_member(session, server_id, user)
     if days:
         await _delete_recent_messages(session, server_id, user.id, days)
@@ -170,4 +175,4 @@ async def do_unban(
     ban, user = found
     data = views.ban(ban, user)
     await repository.remove(session, server_id, user.id)
-    emit(session, "BAN_REMOVE", _event_data(data, server_id), Audience(server_id=server_id))
+    emit(session, "BAN_REMOVE", _event_data(data, server_id), _moderators(server_id))

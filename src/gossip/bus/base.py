@@ -28,6 +28,7 @@ def encode(event: Event) -> bytes:
                 audience.channel_id,
                 list(audience.user_ids),
                 list(audience.server_ids),
+                audience.permission,
             ],
         }
     )
@@ -35,9 +36,11 @@ def encode(event: Event) -> bytes:
 
 def decode(raw: bytes | str) -> Event:
     body: dict[str, Any] = orjson.loads(raw)
-    server_id, channel_id, user_ids, server_ids = body["a"]
+    server_id, channel_id, user_ids, server_ids, permission = body["a"]
     return Event(
-        body["t"], body["d"], Audience(server_id, channel_id, tuple(user_ids), tuple(server_ids))
+        body["t"],
+        body["d"],
+        Audience(server_id, channel_id, tuple(user_ids), tuple(server_ids), permission),
     )
 
 

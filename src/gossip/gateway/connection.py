@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from typing import Any
 
 import orjson
@@ -23,7 +22,7 @@ from gossip.auth import service as auth_service
 from gossip.auth.subject import Actor
 from gossip.gateway import protocol as p
 from gossip.gateway.hub import Hub
-from gossip.gateway.session import GatewaySession
+from gossip.gateway.session import GatewaySession, render
 from gossip.kit.errors import GossipError
 from gossip.runtime import Runtime
 
@@ -45,6 +44,8 @@ def _frame(type_: str, data: Any = None) -> str:
 
 
 class Connection:
+    """One socket. Kept small: thousands of these live at once."""
+
     def __init__(self, websocket: WebSocket, runtime: Runtime, hub: Hub) -> None:
         self.ws = websocket
         self.runtime = runtime
@@ -53,45 +54,53 @@ class Connection:
         self.session: GatewaySession | None = None
         self.actor: Actor | None = None
         self.sent_seq = 0
-        self._control: deque[str] = deque()
-        self._wake = asyncio.Event()
+        self._control: list[str] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._woken = False
         self._closing: tuple[int, str] | None = None
-        self._closed = asyncio.Event()
-        self._window_start = time.monotonic()
+        self._main: asyncio.Task[Any] | None = None
+        now = time.monotonic()
+        self._opened = now
+        self._last_heartbeat = now
+        self._window_start = now
         self._window_count = 0
-        self._last_heartbeat = time.monotonic()
-        self._opened = time.monotonic()
 
     # --- called by the session (from the hub) ----------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def kick(self, code: int, reason: str) -> None:
-        """Close from outside (slow consumer, takeover): never waits."""
+        """Close from outside (slow consumer, takeover, logout): never waits."""
         if self._closing is None:
             self._closing = (code, reason)
-        self._wake.set()
-        self._closed.set()
+        self.wake()
+        main = self._main
+        if main is not None and main is not asyncio.current_task():
+            main.cancel()
 
     # --- lifecycle -------------------------------------------------------------------
 
     async def run(self) -> None:
         await self.ws.accept()
+        self._main = asyncio.current_task()
         self._control.append(
             _frame(p.HELLO, {"heartbeatInterval": self.limits.heartbeat_interval_ms})
         )
         sender = asyncio.create_task(self._send_loop())
-        receiver = asyncio.create_task(self._receive_loop())
-        closed = asyncio.create_task(self._closed.wait())
         try:
-            await asyncio.wait({sender, receiver, closed}, return_when=asyncio.FIRST_COMPLETED)
+            await self._receive_loop()
+        except asyncio.CancelledError:
+            if self._closing is None:
+                raise  # the server is shutting down, not a kick
+            self._main.uncancel()
         finally:
-            for task in (sender, receiver, closed):
-                task.cancel()
-            for task in (sender, receiver, closed):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
             await self._finish()
 
     async def _finish(self) -> None:
@@ -112,22 +121,31 @@ class Connection:
     # --- sending ---------------------------------------------------------------------
 
     async def _send_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        send = self.ws.send_text
         while self._closing is None:
-            while self._control:
-                await self.ws.send_text(self._control.popleft())
+            self._woken = False
+            if self._control:
+                frames, self._control = self._control, []
+                for text in frames:
+                    await send(text)
             session = self.session
-            while session is not None and self.sent_seq < session.seq and self._closing is None:
-                frames = session.frames_after(self.sent_seq)
-                if frames is None:
+            if session is not None and self.sent_seq < session.seq:
+                entries = session.frames_after(self.sent_seq)
+                if entries is None:
                     self.kick(p.Close.SLOW_CONSUMER, "fell behind the replay buffer")
                     return
-                for seq, frame in frames:
-                    await self.ws.send_text(frame)
-                    self.sent_seq = seq
-            if self._control:
+                for entry in entries:
+                    await send(render(entry))
+                    self.sent_seq = entry[0]
                 continue
-            self._wake.clear()
-            await self._wake.wait()
+            if self._woken or self._control:
+                continue
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     # --- receiving -------------------------------------------------------------------
 
@@ -139,9 +157,10 @@ class Connection:
     async def _receive_loop(self) -> None:
         try:
             while True:
-                timeout = self._deadline() - time.monotonic()
+                delay = self._deadline() - time.monotonic()
                 try:
-                    message = await asyncio.wait_for(self.ws.receive(), timeout=max(timeout, 0))
+                    async with asyncio.timeout(max(delay, 0)):
+                        message = await self.ws.receive()
                 except TimeoutError:
                     if self.session is None:
                         raise ProtocolViolation(
@@ -202,7 +221,7 @@ class Connection:
 
     def _send_control(self, frame: str) -> None:
         self._control.append(frame)
-        self._wake.set()
+        self.wake()
 
     async def _authenticate(self, token: object) -> Actor:
         if not isinstance(token, str) or not token or len(token) > 4096:
@@ -253,11 +272,10 @@ class Connection:
             previous.kick(p.Close.UNKNOWN_ERROR, "session resumed elsewhere")
         self.actor = actor
         self.session = session
-        for _, frame in frames:
-            self._control.append(frame)
+        self._control.extend(render(entry) for entry in frames)
         self._control.append(_frame(p.RESUMED, {"session_id": session.id, "seq": session.seq}))
         session.attach(self, session.seq)
-        self._wake.set()
+        self.wake()
         self._last_heartbeat = time.monotonic()
         from gossip.gateway import service
 

@@ -26,6 +26,7 @@ from gossip.gateway.presence import Presence
 from gossip.gateway.protocol import Limits
 from gossip.gateway.session import GatewaySession
 from gossip.gateway.snapshot import ServerSnapshot
+from gossip.kit.permissions import Overwrite, has
 
 log = logging.getLogger("gossip.gateway")
 
@@ -34,6 +35,18 @@ log = logging.getLogger("gossip.gateway")
 _PERMISSION_NEUTRAL_PREFIXES = ("MESSAGE_", "TYPING_", "PRESENCE_", "VOICE_", "THREAD_MEMBER")
 _JOINS = ("MEMBER_ADD", "SERVER_CREATE")
 _LEAVES = ("MEMBER_REMOVE", "BAN_ADD")
+
+
+def _overwrites_of(channel: dict[str, Any]) -> list[Overwrite]:
+    found = []
+    for raw in channel.get("permissionOverwrites") or ():
+        try:
+            found.append(
+                Overwrite(int(raw["id"]), int(raw["type"]), int(raw["allow"]), int(raw["deny"]))
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return found
 
 
 def _subject_user(data: dict[str, Any]) -> int | None:
@@ -214,14 +227,21 @@ class Hub:
         server_id = audience.server_id
         if event.type == "SERVER_CREATE":
             server_id = int(event.data["id"])
+        recipients: set[GatewaySession] = set()
         if server_id is not None and not event.type.startswith(_PERMISSION_NEUTRAL_PREFIXES):
-            self.snapshots.pop(server_id, None)
+            old = self.snapshots.pop(server_id, None)
+            if event.type == "CHANNEL_UPDATE" and old is not None:
+                # Those who just lost sight of the channel still learn of the change.
+                recipients = self._filter(old, event, self.by_server.get(server_id, set()))
         if event.type in _JOINS and server_id is not None:
             subject = _subject_user(event.data) or (audience.user_ids or (None,))[0]
             for session in list(self.by_user.get(subject, ())) if subject else ():
                 self._subscribe(session, server_id)
 
-        recipients = await self._recipients(event, server_id)
+        recipients |= await self._recipients(event, server_id)
+        if event.type == "PRESENCE_UPDATE":
+            subject = _subject_user(event.data)
+            recipients = {s for s in recipients if s.user_id != subject}
         if recipients:
             data_json = orjson.dumps(event.data).decode()
             for session in recipients:
@@ -257,13 +277,31 @@ class Hub:
         members = self.by_server.get(server_id)
         if not members:
             return targets
-        if audience.channel_id is None:
+        if audience.channel_id is None and not audience.permission:
             targets.update(members)
             return targets
         snapshot = await self._snapshot(server_id, {s.user_id for s in members})
-        channel_id = audience.channel_id
-        targets.update(s for s in members if snapshot.can_view(s.user_id, channel_id))
+        targets.update(self._filter(snapshot, event, members))
         return targets
+
+    @staticmethod
+    def _filter(
+        snapshot: ServerSnapshot, event: Event, members: set[GatewaySession]
+    ) -> set[GatewaySession]:
+        """The members who may see this event according to one permission picture."""
+        audience = event.audience
+        chosen = members
+        if audience.permission:
+            needed = audience.permission
+            chosen = {s for s in chosen if has(snapshot.base(s.user_id), needed)}
+        channel_id = audience.channel_id
+        if channel_id is None:
+            return set(chosen)
+        if event.type == "CHANNEL_DELETE":
+            # The channel is gone from the database; its overwrites travel in the event.
+            overwrites = _overwrites_of(event.data)
+            return {s for s in chosen if snapshot.can_view_with(s.user_id, overwrites)}
+        return {s for s in chosen if snapshot.can_view(s.user_id, channel_id)}
 
     async def _snapshot(self, server_id: int, user_ids: set[int]) -> ServerSnapshot:
         snapshot = self.snapshots.get(server_id)

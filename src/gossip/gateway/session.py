@@ -4,6 +4,9 @@ A session outlives its WebSocket: after a drop it stays detached for the resume 
 still collecting events, so a RESUME with the last sequence the client saw replays exactly
 what it missed. The buffer is also the send queue: the connection's sender walks it, and
 how far the sender lags behind the newest sequence is the connection's backlog.
+
+Entries hold the event's payload JSON, which every recipient shares; the frame with this
+session's sequence number is only formatted when it is sent.
 """
 
 from __future__ import annotations
@@ -12,6 +15,13 @@ import time
 import uuid
 from collections import deque
 from typing import Protocol
+
+Entry = tuple[int, str, str]  # (seq, type, data JSON)
+
+
+def render(entry: Entry) -> str:
+    seq, type_, data_json = entry
+    return f'{{"type":"{type_}","seq":{seq},"data":{data_json}}}'
 
 
 class Attached(Protocol):
@@ -25,12 +35,24 @@ class Attached(Protocol):
 
 
 class GatewaySession:
+    __slots__ = (
+        "auth_session_id",
+        "buffer",
+        "connection",
+        "detached_at",
+        "id",
+        "max_pending",
+        "seq",
+        "servers",
+        "user_id",
+    )
+
     def __init__(self, user_id: int, auth_session_id: int, replay: int, max_pending: int) -> None:
         self.id = uuid.uuid4().hex
         self.user_id = user_id
         self.auth_session_id = auth_session_id
         self.seq = 0
-        self.buffer: deque[tuple[int, str]] = deque(maxlen=replay)
+        self.buffer: deque[Entry] = deque(maxlen=replay)
         self.max_pending = max_pending
         self.servers: set[int] = set()
         self.connection: Attached | None = None
@@ -39,7 +61,7 @@ class GatewaySession:
     def push(self, type_: str, data_json: str) -> None:
         """Numbers and stores one dispatch; never waits, so one slow client blocks no one."""
         self.seq += 1
-        self.buffer.append((self.seq, f'{{"type":"{type_}","seq":{self.seq},"data":{data_json}}}'))
+        self.buffer.append((self.seq, type_, data_json))
         connection = self.connection
         if connection is None:
             return  # detached: kept for a RESUME, which frames_after() may still serve
@@ -48,16 +70,19 @@ class GatewaySession:
             return
         connection.wake()
 
-    def frames_after(self, seq: int) -> list[tuple[int, str]] | None:
-        """The frames after `seq`, or None when some of them are no longer buffered."""
-        if seq > self.seq or seq < 0:
+    def frames_after(self, seq: int) -> list[Entry] | None:
+        """The entries after `seq`, or None when some of them are no longer buffered.
+
+        Sequence numbers in the buffer are contiguous, so the missing tail is found by
+        counting back from the end rather than by scanning.
+        """
+        missing = self.seq - seq
+        if missing < 0 or seq < 0:
             return None
-        if seq == self.seq:
-            return []
-        oldest = self.buffer[0][0] if self.buffer else self.seq + 1
-        if seq + 1 < oldest:
+        if missing > len(self.buffer):
             return None
-        return [(s, frame) for s, frame in self.buffer if s > seq]
+        buffer = self.buffer
+        return [buffer[i] for i in range(-missing, 0)]
 
     def attach(self, connection: Attached, sent_seq: int) -> None:
         self.connection = connection

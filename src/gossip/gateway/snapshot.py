@@ -58,21 +58,27 @@ class ServerSnapshot:
             cached = self._views[key] = self._compute_view(user_id, channel_id)
         return cached
 
+    def base(self, user_id: int) -> int:
+        """The user's server-wide permissions."""
+        return base_permissions(
+            is_owner=user_id == self.owner_id,
+            everyone=self.roles.get(self.server_id, 0),
+            role_permissions=(self.roles.get(r, 0) for r in self.member_roles.get(user_id, ())),
+        )
+
+    def can_view_with(self, user_id: int, overwrites: list[Overwrite]) -> bool:
+        """Whether the user sees a channel with these overwrites (one just deleted, say)."""
+        perms = channel_permissions(
+            self.base(user_id),
+            everyone_id=self.server_id,
+            member_id=user_id,
+            member_role_ids=self.member_roles.get(user_id, set()),
+            overwrites=overwrites,
+        )
+        return has(perms, Permission.VIEW_CHANNEL)
+
     def _compute_view(self, user_id: int, channel_id: int) -> bool:
         overwrites = self.overwrites.get(channel_id)
         if overwrites is None:
             return False  # not a channel of this server (or created after the load)
-        role_ids = self.member_roles.get(user_id, set())
-        base = base_permissions(
-            is_owner=user_id == self.owner_id,
-            everyone=self.roles.get(self.server_id, 0),
-            role_permissions=(self.roles.get(r, 0) for r in role_ids),
-        )
-        perms = channel_permissions(
-            base,
-            everyone_id=self.server_id,
-            member_id=user_id,
-            member_role_ids=role_ids,
-            overwrites=overwrites,
-        )
-        return has(perms, Permission.VIEW_CHANNEL)
+        return self.can_view_with(user_id, overwrites)

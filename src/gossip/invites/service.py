@@ -137,7 +137,8 @@ async def do_create_invite(
         session,
         "INVITE_CREATE",
         {**data, "serverId": str(access.server.id)},
-        Audience(server_id=access.server.id),
+        # Codes are listed only with MANAGE_GUILD; the events keep them as private.
+        Audience(server_id=access.server.id, permission=int(Permission.MANAGE_GUILD)),
     )
     return data
 
@@ -192,5 +193,5 @@ async def do_delete_invite(session: AsyncSession, actor: Actor, code: str) -> No
             "serverId": str(invite.server_id),
             "channelId": str(invite.channel_id) if invite.channel_id else None,
         },
-        Audience(server_id=invite.server_id),
+        Audience(server_id=invite.server_id, permission=int(Permission.MANAGE_GUILD)),
     )
