@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.routing import WebSocketRoute
 
 from gossip import __version__
@@ -62,6 +64,27 @@ def build_runtime(settings: Settings) -> Runtime:
     )
 
 
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document without its 422 entries: every surface answers a failed
+    validation with its own error body and status (400 on `/api`), which each route lists."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                if isinstance(operation, dict):
+                    operation.get("responses", {}).pop("422", None)
+        components = schema.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = build_runtime(settings)
@@ -97,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # for the whole life of every connection.
     app.router.routes.append(WebSocketRoute("/", gateway_endpoint))
     app.router.routes.append(WebSocketRoute("/ws", gateway_endpoint))
+
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
