@@ -20,11 +20,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gossip.auth import service as auth_service
 from gossip.auth.subject import Actor
+from gossip.events import take
 from gossip.gateway import protocol as p
 from gossip.gateway.hub import Hub
 from gossip.gateway.session import GatewaySession, render
+from gossip.kit import ids
 from gossip.kit.errors import GossipError
 from gossip.runtime import Runtime
+from gossip.servers import repository as servers_repository
+from gossip.users import service as users_service
 
 log = logging.getLogger("gossip.gateway")
 
@@ -283,15 +287,37 @@ class Connection:
             ready = await service.ready_state(db, actor)
         await self.hub.attached(session, ready.status, ready.user["username"])
 
-    async def _typing(self, channel_id: object) -> None:
+    async def _typing(self, raw: object) -> None:
+        """A channel the actor cannot type in is ignored, not fatal: clients send these
+        blindly, and closing the socket over one would punish a race with a kick."""
         from gossip.gateway import service
 
-        await service.start_typing(self.runtime, self.hub, self.actor, channel_id)
+        actor = self.actor
+        channel_id = ids.parse_id(raw) if isinstance(raw, str | int) else None
+        if actor is None or channel_id is None:
+            return
+        if not self.hub.typing_allowed(actor.user_id, channel_id):
+            return
+        async with self.runtime.db.read_session() as session:
+            try:
+                await service.do_start_typing(session, actor, channel_id)
+            except GossipError:
+                return
+            # Typing writes nothing: no commit to wait for.
+            self.runtime.bus.publish(take(session))
 
     async def _presence(self, status: object) -> None:
-        from gossip.gateway import service
-
-        await service.set_status(self.runtime, self.hub, self.actor, status)
+        actor = self.actor
+        if actor is None or not isinstance(status, str) or status not in users_service.STATUSES:
+            return
+        async with self.runtime.db.write_session() as session:
+            user = await users_service.do_update_profile(
+                session, actor, users_service.ProfileChanges(status=status)
+            )
+            server_ids = await servers_repository.server_ids_of(session, actor.user_id)
+            await session.commit()
+            self.runtime.bus.publish(take(session))
+        self.hub.announce(actor.user_id, user.username, status, server_ids)
 
 
 async def gateway_endpoint(websocket: WebSocket) -> None:

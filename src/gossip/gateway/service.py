@@ -10,15 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.access.service import access_channel
 from gossip.auth.subject import Actor
-from gossip.events import Audience, emit, take
-from gossip.gateway.hub import Hub
-from gossip.kit import ids
-from gossip.kit.errors import GossipError, NotFound
+from gossip.events import Audience, emit
+from gossip.kit.errors import NotFound
 from gossip.kit.permissions import Permission
-from gossip.runtime import Runtime
 from gossip.servers import repository as servers
 from gossip.users import repository as users
-from gossip.users import service as users_service
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,29 +64,3 @@ async def _dm_recipients(session: AsyncSession, channel_id: int) -> tuple[int, .
     from gossip.gateway import repository
 
     return tuple(await repository.dm_recipients(session, channel_id))
-
-
-async def start_typing(runtime: Runtime, hub: Hub, actor: Actor | None, raw: object) -> None:
-    """From the gateway: a channel the actor cannot type in is ignored, not fatal."""
-    channel_id = ids.parse_id(raw) if isinstance(raw, str | int) else None
-    if actor is None or channel_id is None or not hub.typing_allowed(actor.user_id, channel_id):
-        return
-    async with runtime.db.read_session() as session:
-        try:
-            await do_start_typing(session, actor, channel_id)
-        except GossipError:
-            return
-        runtime.bus.publish(take(session))
-
-
-async def set_status(runtime: Runtime, hub: Hub, actor: Actor | None, status: object) -> None:
-    if actor is None or not isinstance(status, str) or status not in users_service.STATUSES:
-        return
-    async with runtime.db.write_session() as session:
-        user = await users_service.do_update_profile(
-            session, actor, users_service.ProfileChanges(status=status)
-        )
-        server_ids = await servers.server_ids_of(session, actor.user_id)
-        await session.commit()
-        runtime.bus.publish(take(session))
-    hub.announce(actor.user_id, user.username, status, server_ids)
