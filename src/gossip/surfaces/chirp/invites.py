@@ -117,7 +117,7 @@ async def accept_invite(code: str, actor: CurrentActor, session: Writer) -> JSON
 
 @router.delete(
     "/invites/{code}",
-    openapi_extra=access("user", Permission.MANAGE_GUILD, or_author=True),
+    openapi_extra=access("server", Permission.MANAGE_GUILD, or_author=True),
     description="The invite's creator, or anyone with MANAGE_GUILD in its server.",
     response_model=Envelope[None],
     responses=error_responses(401, 403, 404, 429),

@@ -6,12 +6,14 @@ test, which fails for any route that has none. The services enforce; this only s
 scopes:
   public   no token needed
   user     any signed-in user; nothing server-scoped in the path
-  server   members of the server in the path (others get 404), plus `permission`
+  server   members of the server in the path, or of the invite's in the path (others get
+           404), plus `permission`
   channel  users who can see the channel in the path (others get 404), plus `permission`
   owner    the server's owner (other members get 403)
   author   only the author of the message in the path (others who can see it get 403)
   admin    platform administrators
-`or_author`: the author of the message in the path may act without `permission`.
+`or_author`: the author of the message (or creator of the invite) in the path may act without
+`permission`.
 """
 
 from __future__ import annotations
