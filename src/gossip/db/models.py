@@ -160,8 +160,6 @@ class Channel(Base):
     nsfw: Mapped[bool] = mapped_column(Boolean, default=False)
     last_message_id: Mapped[int | None] = mapped_column(Snowflake)
     owner_id: Mapped[int | None] = mapped_column(Snowflake)
-    # Voice channels: how many users may be connected at once; 0 means no limit.
-    user_limit: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # "low:high" user IDs of a one-to-one DM: the unique index makes creating the same DM
     # twice a conflict instead of a race.
     dm_key: Mapped[str | None] = mapped_column(String(48), unique=True)
@@ -209,12 +207,6 @@ class Message(Base):
     mention_roles: Mapped[list[str] | None] = mapped_column(JSON)
     embeds: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # Set when an incoming webhook sent it: the webhook, and the name and avatar this
-    # execution chose (each may choose its own). author_id is then the reserved account
-    # gossip.webhooks.service.WEBHOOK_AUTHOR_ID, so the foreign key holds.
-    webhook_id: Mapped[int | None] = mapped_column(Snowflake)
-    webhook_username: Mapped[str | None] = mapped_column(String(80))
-    webhook_avatar: Mapped[str | None] = mapped_column(String(512))
 
 
 class Reaction(Base):
@@ -260,70 +252,3 @@ class Invite(Base):
     uses: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-# --- incoming webhooks, voice signaling and the audit log (issue 4) ------------------------
-
-
-class Webhook(Base):
-    """An incoming webhook: whoever holds its token may post in its channel."""
-
-    __tablename__ = "webhooks"
-
-    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
-    server_id: Mapped[int] = mapped_column(
-        Snowflake, ForeignKey("servers.id", ondelete="CASCADE"), index=True
-    )
-    channel_id: Mapped[int] = mapped_column(
-        Snowflake, ForeignKey("channels.id", ondelete="CASCADE"), index=True
-    )
-    creator_id: Mapped[int | None] = mapped_column(
-        Snowflake, ForeignKey("users.id", ondelete="SET NULL")
-    )
-    name: Mapped[str] = mapped_column(String(80))
-    avatar: Mapped[str | None] = mapped_column(String(512))
-    # Kept as issued: managers may read it again, as spec 004's list shows (docs/api.md).
-    token: Mapped[str] = mapped_column(String(100))
-
-
-class VoiceState(Base):
-    """Who is connected to which voice channel. One row per user: a user is in one voice
-    channel at most, and joining another moves them."""
-
-    __tablename__ = "voice_states"
-    __table_args__ = (
-        # The ssrc tells streams apart inside one channel.
-        Index("ix_voice_states_channel_id_ssrc", "channel_id", "ssrc", unique=True),
-    )
-
-    user_id: Mapped[int] = mapped_column(
-        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    channel_id: Mapped[int] = mapped_column(
-        Snowflake, ForeignKey("channels.id", ondelete="CASCADE")
-    )
-    server_id: Mapped[int] = mapped_column(
-        Snowflake, ForeignKey("servers.id", ondelete="CASCADE"), index=True
-    )
-    ssrc: Mapped[int] = mapped_column(BigInteger)  # unsigned 32-bit: beyond INTEGER
-    session_id: Mapped[str] = mapped_column(String(32))
-    joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class AuditLogEntry(Base):
-    """One moderation or configuration action. No foreign keys: entries outlive the server,
-    channel or role they name, for platform administrators to read."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (
-        Index("ix_audit_log_server_id_id", "server_id", "id"),
-        Index("ix_audit_log_actor_id_id", "actor_id", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
-    server_id: Mapped[int | None] = mapped_column(Snowflake)  # None: platform-wide
-    actor_id: Mapped[int | None] = mapped_column(Snowflake)  # None: the admin key
-    action: Mapped[str] = mapped_column(String(64))
-    target_id: Mapped[int | None] = mapped_column(Snowflake)
-    reason: Mapped[str | None] = mapped_column(String(512))
-    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
