@@ -12,6 +12,7 @@ from gossip.surfaces.chirp import (
     channels,
     dms,
     invites,
+    media,
     members,
     messages,
     roles,
@@ -38,6 +39,7 @@ def build_router() -> APIRouter:
         dms,
         messages,
         typing_start,
+        media,
     ):
         router.include_router(module.router)
     return router
