@@ -38,22 +38,6 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
-    # Media (docs/storage.md). A request carrying files may be this large, all its files
-    # together; the smaller max_body_bytes still caps every other body.
-    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
-    # Larger images are refused unread (Pillow's decompression-bomb guard).
-    max_image_pixels: int = Field(default=64_000_000, ge=1)
-    # Prefix of the media URLs handed out ("https://chat.example.com", a CDN in front of
-    # Gossip); empty means paths on this host ("/media/…").
-    media_base_url: str = ""
-    # An S3-compatible bucket instead of the data directory: how several processes share
-    # files. Unset endpoint means AWS itself; unset keys mean boto3's usual lookup.
-    s3_bucket: str | None = None
-    s3_endpoint_url: str | None = None
-    s3_region: str | None = None
-    s3_access_key_id: str | None = None
-    s3_secret_access_key: str | None = None
-
     rate_limits: bool = True
     # Spec 004's table; each is "requests/seconds".
     rate_limit_general: str = "2000/60"

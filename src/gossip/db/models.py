@@ -207,8 +207,6 @@ class Message(Base):
     mention_roles: Mapped[list[str] | None] = mapped_column(JSON)
     embeds: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    # The attachment objects as sent (media/service.py): reads need no join.
-    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class Reaction(Base):
@@ -254,35 +252,3 @@ class Invite(Base):
     uses: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-# --- media (issue 4) -------------------------------------------------------------------------
-
-
-class MediaFile(Base):
-    """An uploaded file. Its bytes live in media storage under keys made from `id`; the
-    client's name is kept only as metadata. `token` makes its URL unguessable (IDs are
-    time-ordered, so they alone could be enumerated)."""
-
-    __tablename__ = "media"
-
-    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
-    uploader_id: Mapped[int] = mapped_column(
-        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    # Where it was shared: who can see the channel can see the file's details.
-    channel_id: Mapped[int | None] = mapped_column(
-        Snowflake, ForeignKey("channels.id", ondelete="CASCADE"), index=True
-    )
-    message_id: Mapped[int | None] = mapped_column(
-        Snowflake, ForeignKey("messages.id", ondelete="CASCADE"), index=True
-    )
-    purpose: Mapped[str] = mapped_column(String(16))  # upload, attachment, avatar, banner, icon
-    token: Mapped[str] = mapped_column(String(32))
-    filename: Mapped[str] = mapped_column(String(255))
-    original_name: Mapped[str] = mapped_column(String(255))
-    size: Mapped[int] = mapped_column(BigInteger)
-    mime_type: Mapped[str] = mapped_column(String(127))
-    width: Mapped[int | None] = mapped_column()
-    height: Mapped[int | None] = mapped_column()
-    has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -44,7 +44,7 @@ def message(
         "mentions": [user(u, u.id) for u in mentioned if u is not None],
         "mentionRoles": list(row.mention_roles or ()),
         "mentionEveryone": row.mention_everyone,
-        "attachments": list(row.attachments or ()),
+        "attachments": [],
         "embeds": list(row.embeds or ()),
         "reactions": [{"emoji": emoji(r.emoji), "count": r.count, "me": r.me} for r in reactions],
         "pinned": row.pinned,

@@ -277,7 +277,6 @@ async def do_send_message(
     content: str = "",
     embeds: Sequence[Embed] = (),
     tts: bool = False,
-    attachments: Sequence[dict[str, Any]] = (),
 ) -> MessageView:
     """Needs SEND_MESSAGES, plus SEND_TTS_MESSAGES for tts and EMBED_LINKS for embeds.
     Voice channels and categories hold no messages (400). Content or embeds are required.
@@ -287,10 +286,7 @@ async def do_send_message(
     if channel.type in (VOICE, CATEGORY):
         raise ValidationFailed("Cannot send messages in a voice channel or category")
     content = check_content(content)
-    # Attachments (already stored, media/service.py) need ATTACH_FILES.
-    check_not_empty(content, [*embeds, *attachments])
-    if attachments:
-        found.require(Permission.ATTACH_FILES)
+    check_not_empty(content, embeds)
     if tts:
         found.require(Permission.SEND_TTS_MESSAGES)
     stored_embeds: list[dict[str, Any]] = []
@@ -313,7 +309,6 @@ async def do_send_message(
         mentions=mentions or None,
         mention_roles=roles or None,
         embeds=stored_embeds or None,
-        attachments=list(attachments) or None,
     )
     await repository.add(session, message)
     await repository.bump_last_message(session, channel.id, message.id)

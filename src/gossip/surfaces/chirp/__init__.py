@@ -12,7 +12,6 @@ from gossip.surfaces.chirp import (
     channels,
     dms,
     invites,
-    media,
     members,
     messages,
     roles,
@@ -39,7 +38,6 @@ def build_router() -> APIRouter:
         dms,
         messages,
         typing_start,
-        media,
     ):
         router.include_router(module.router)
     return router

@@ -1,1 +1,0 @@
-"""Uploaded files: storage, safety checks, and who may see them."""
