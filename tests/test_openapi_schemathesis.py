@@ -145,9 +145,7 @@ coverage_schema = schemathesis.openapi.from_dict(
 
 EMOJI = "👍"
 # Path parameter keys (see `_key`) of everything `World.build` can make.
-EVERYTHING = frozenset(
-    {"serverid", "roleid", "overwriteid", "channelid", "messageid", "emoji", "mediaid"}
-)
+EVERYTHING = frozenset({"serverid", "roleid", "overwriteid", "channelid", "messageid", "emoji"})
 
 
 def _key(name: str) -> str:
@@ -209,9 +207,6 @@ class World:
         if needs & {"messageid", "emoji"}:
             message = live.post(f"/api/channels/{cid}/messages", owner, json={"content": "hi"})
             mid = ids["messageid"] = live.data(message, 201)["id"]
-        if "mediaid" in needs:
-            upload = live.post("/api/media/upload", owner, files={"file": ("a.txt", b"hi")})
-            ids["mediaid"] = live.data(upload, 201)["id"]
         if "emoji" in needs:
             ids["emoji"] = EMOJI
             for user in (owner, member):

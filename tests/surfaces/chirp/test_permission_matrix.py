@@ -23,9 +23,8 @@ Who asks, in a server built for the matrix whose @everyone holds VIEW_CHANNEL an
                   on what they created themselves
 
 Everything else is acted on as the peer's: a member with everyday permissions (send, read
-history, react, invite, attach files) and no moderation ones, whose role ranks below every
-persona's. So the owner and member_with succeed through the permission, never through
-authorship. Requests that
+history, react, invite) and no moderation ones, whose role ranks below every persona's. So the
+owner and member_with succeed through the permission, never through authorship. Requests that
 destroy or move what they name get fresh objects (or a fresh server) per cell; the others share
 one world per backend. `EXCEPTIONS` lists, with reasons, the cells the rule alone does not decide.
 """
@@ -64,7 +63,6 @@ PEER = int(
     | Permission.READ_MESSAGE_HISTORY
     | Permission.ADD_REACTIONS
     | Permission.CREATE_INSTANT_INVITE
-    | Permission.ATTACH_FILES
 )
 OK = "2xx"
 EMOJI = "👍"
@@ -212,7 +210,6 @@ class Place:
     target_role: str  # below every persona's role; the bystander holds it in some cells
     message: str = ""  # the peer's, with the peer's reaction
     owner_message: str = ""
-    media: str = ""  # the peer's upload, shared in #general
 
 
 @dataclass
@@ -266,7 +263,6 @@ class World:
         place = Place(sid, general, code, target)
         place.message = self.peer_message(place)
         place.owner_message = send(live, owner, general, "the owner's")["id"]
-        place.media = self.peer_media(place)
         return place
 
     def peer_message(self, place: Place | None = None) -> str:
@@ -275,17 +271,6 @@ class World:
         message = send(self.live, self.peer, place.channel_id, "the peer's")["id"]
         self.react(self.peer, message, place)
         return str(message)
-
-    def peer_media(self, place: Place | None = None) -> str:
-        """A new file of the peer's, shared in #general."""
-        place = place or self.place
-        response = self.live.post(
-            "/api/media/upload",
-            self.peer,
-            files={"file": ("peer.txt", b"the peer's")},
-            data={"channelId": place.channel_id},
-        )
-        return str(self.live.data(response, 201)["id"])
 
     def react(self, user: User, message: str, place: Place | None = None) -> None:
         place = place or self.place
@@ -329,7 +314,6 @@ class Call:
     json: Any = None
     params: dict[str, str] | None = None
     token: str | _Caller | None = CALLER_TOKEN  # default: the caller's access token
-    files: dict[str, Any] | None = None  # sent as multipart/form-data
 
 
 @dataclass(frozen=True)
@@ -533,9 +517,6 @@ REQUESTS: dict[str, Factory] = {
         _remove_peer_reaction
     ),
     "POST /api/channels/{channel_id}/typing": lambda c: Call(c.cid),
-    "POST /api/media/upload": lambda c: Call({}, files={"file": ("m.txt", b"matrix")}),
-    "GET /api/media/{media_id}": lambda c: Call({"media_id": c.w.place.media}),
-    "DELETE /api/media/{media_id}": lambda c: Call({"media_id": c.w.peer_media()}),
 }
 
 
@@ -615,7 +596,6 @@ def test_cell(cell: Cell, world: World) -> None:
         headers={"Authorization": f"Bearer {token}"} if token else {},
         json=call.json,
         params=call.params,
-        files=call.files,
     )
     got = _status_class(response.status_code)
     assert got == want, f"{cell}: expected {want}, got {response.status_code} {response.text[:300]}"
