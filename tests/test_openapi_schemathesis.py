@@ -145,7 +145,9 @@ coverage_schema = schemathesis.openapi.from_dict(
 
 EMOJI = "👍"
 # Path parameter keys (see `_key`) of everything `World.build` can make.
-EVERYTHING = frozenset({"serverid", "roleid", "overwriteid", "channelid", "messageid", "emoji"})
+EVERYTHING = frozenset(
+    {"serverid", "roleid", "overwriteid", "channelid", "messageid", "emoji", "mediaid"}
+)
 
 
 def _key(name: str) -> str:
@@ -200,6 +202,11 @@ class World:
         if needs & {"channelid", "messageid", "emoji"}:
             channels = live.data(live.get(f"/api/servers/{sid}/channels", owner))
             cid = ids["channelid"] = next(c["id"] for c in channels if c["name"] == "general")
+            # A thread too: the thread-member routes name one where the others a channel.
+            start = live.post(f"/api/channels/{cid}/messages", owner, json={"content": "topic"})
+            path = f"/api/channels/{cid}/messages/{live.data(start, 201)['id']}/threads"
+            thread = live.post(path, owner, json={"name": "schemathesis"})
+            ids["threadid"] = live.data(thread, 201)["id"]
         if "overwriteid" in needs:
             overwrite = {"type": 0, "allow": "0", "deny": "0"}
             path = f"/api/channels/{cid}/permissions/{ids['roleid']}"
@@ -207,6 +214,9 @@ class World:
         if needs & {"messageid", "emoji"}:
             message = live.post(f"/api/channels/{cid}/messages", owner, json={"content": "hi"})
             mid = ids["messageid"] = live.data(message, 201)["id"]
+        if "mediaid" in needs:
+            upload = live.post("/api/media/upload", owner, files={"file": ("a.txt", b"hi")})
+            ids["mediaid"] = live.data(upload, 201)["id"]
         if "emoji" in needs:
             ids["emoji"] = EMOJI
             for user in (owner, member):
@@ -234,6 +244,8 @@ class World:
         body = case.body if isinstance(case.body, dict) else {}
         ids["overwriteid"] = self.member.id if body.get("type") == 1 else ids.get("roleid", "")
         ids["recipients"] = self.member.id
+        if "/thread-members" in path and "threadid" in ids:
+            ids["channelid"] = ids["threadid"]
         return ids, disposable
 
     def dispose(self, ids: dict[str, str]) -> None:

@@ -21,6 +21,7 @@ from gossip.gateway.presence import build_presence
 from gossip.kit import ids
 from gossip.kit.ratelimit import build_rate_limiter
 from gossip.kit.security import AccessTokens, PasswordHashing
+from gossip.media import service as media_service
 from gossip.runtime import Runtime
 from gossip.surfaces import chirp, errors
 from gossip.surfaces.middleware import BodyLimit, RateLimitHeaders
@@ -61,6 +62,7 @@ def build_runtime(settings: Settings) -> Runtime:
         passwords=PasswordHashing(settings.argon2_time_cost, settings.argon2_memory_kib),
         tokens=AccessTokens(settings.resolved_secret_key, settings.access_token_ttl),
         hub=Hub(db, bus, presence, gateway_limits(settings)),
+        media=media_service.build(settings),
     )
 
 
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.bus.close()
         await runtime.limiter.close()
         await runtime.db.dispose()
+        await runtime.media.storage.close()
 
     app = FastAPI(
         title="Gossip",
@@ -114,12 +117,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.register_renderer(chirp.PREFIX, chirp.render_error)
     errors.install(app)
     app.include_router(chirp.build_router())
+    # Multipart forms of JSON routes (files), and the bytes at /media/….
+    chirp.media.install(app)
 
     # Spec 004 connects to the bare host; /ws is the conventional alias.
     # Plain Starlette routes: FastAPI's dependency machinery would stay alive, per socket,
     # for the whole life of every connection.
     app.router.routes.append(WebSocketRoute("/", gateway_endpoint))
     app.router.routes.append(WebSocketRoute("/ws", gateway_endpoint))
+
+    if settings.legacy_dm:
+        # Spec 002's DM chat and its Socket.IO; off by default (docs/legacy.md says why).
+        from gossip.surfaces import legacy
+
+        app.state.legacy = legacy.install(app, runtime)
 
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
 
@@ -128,5 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.add_middleware(RateLimitHeaders)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        limit_for=chirp.media.upload_body_limit(settings.max_upload_bytes),
+    )
     return app

@@ -38,6 +38,22 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60, description="seconds")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
+    # Media (docs/storage.md). A request carrying files may be this large, all its files
+    # together; the smaller max_body_bytes still caps every other body.
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Larger images are refused unread (Pillow's decompression-bomb guard).
+    max_image_pixels: int = Field(default=64_000_000, ge=1)
+    # Prefix of the media URLs handed out ("https://chat.example.com", a CDN in front of
+    # Gossip); empty means paths on this host ("/media/…").
+    media_base_url: str = ""
+    # An S3-compatible bucket instead of the data directory: how several processes share
+    # files. Unset endpoint means AWS itself; unset keys mean boto3's usual lookup.
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
     rate_limits: bool = True
     # Spec 004's table; each is "requests/seconds".
     rate_limit_general: str = "2000/60"
@@ -46,6 +62,26 @@ class Settings(BaseSettings):
     rate_limit_auth_status: str = "500/60"
     rate_limit_password_reset: str = "3/3600"
     rate_limit_email_verification: str = "3/900"
+    # Executions of one incoming webhook (docs/api.md, Webhooks), whoever sends them.
+    rate_limit_webhook: str = "30/60"
+
+    # Platform administration (docs/admin.md): `X-Admin-Key` must equal this; unset means
+    # the header is never accepted, only administrator accounts.
+    admin_key: str | None = Field(default=None, min_length=16)
+
+    # Voice signaling (docs/voice.md): where clients send their media, and the secret the
+    # media server verifies join tokens with (unset: generated into the data directory).
+    voice_endpoint: str | None = None
+    voice_secret: str | None = Field(default=None, min_length=32)  # HS256 wants 32 bytes
+    voice_token_ttl: int = Field(default=60, ge=10, le=3600, description="seconds")
+
+    # Spec 002's POST /new, per IP: creating accounts and logging in with an ID and name.
+    rate_limit_legacy_login: str = "25/900"
+
+    # Spec 002's DM chat (docs/legacy.md). Off unless asked for: its login needs only an
+    # account ID and a username, no secret.
+    legacy_dm: bool = False
+    legacy_token_ttl: int = Field(default=365 * 24 * 3600, ge=60, description="seconds")
 
     # The gateway (docs/gateway.md).
     gateway_heartbeat_interval_ms: int = Field(default=41_250, ge=100)

@@ -37,10 +37,21 @@ class Event:
     type: str
     data: dict[str, Any]
     audience: Audience = field(default_factory=Audience)
+    # Whose action it was, for receivers that must tell them apart from the others (a
+    # spec 002 client learns of a new DM only when someone else opened it). Not sent to
+    # clients.
+    actor_id: int | None = None
 
 
-def emit(session: AsyncSession, type_: str, data: dict[str, Any], audience: Audience) -> None:
-    session.info.setdefault(_KEY, []).append(Event(type_, data, audience))
+def emit(
+    session: AsyncSession,
+    type_: str,
+    data: dict[str, Any],
+    audience: Audience,
+    *,
+    actor_id: int | None = None,
+) -> None:
+    session.info.setdefault(_KEY, []).append(Event(type_, data, audience, actor_id))
 
 
 def take(session: AsyncSession) -> list[Event]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gossip.bus import Bus
 from gossip.config import Settings, parse_rule
@@ -10,6 +11,9 @@ from gossip.db.engine import Database
 from gossip.gateway.hub import Hub
 from gossip.kit.ratelimit import RateLimiter, Rule
 from gossip.kit.security import AccessTokens, PasswordHashing
+
+if TYPE_CHECKING:
+    from gossip.media.service import MediaStore
 
 
 @dataclass
@@ -21,6 +25,7 @@ class Runtime:
     passwords: PasswordHashing
     tokens: AccessTokens
     hub: Hub
+    media: MediaStore
 
     def rule(self, bucket: str) -> Rule:
         limit, window = parse_rule(getattr(self.settings, f"rate_limit_{bucket}"))

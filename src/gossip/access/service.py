@@ -22,6 +22,7 @@ from gossip.kit.permissions import (
     channel_permissions,
     has,
 )
+from gossip.threads import is_thread
 
 DM_CHANNEL_TYPES = (1, 3)
 
@@ -122,7 +123,9 @@ async def permissions_in(
 ) -> int:
     if server_access.permissions == ALL_PERMISSIONS:
         return ALL_PERMISSIONS
-    overwrites = await repository.overwrites(session, channel.id)
+    # A thread has no overwrites of its own: it is seen and used as its parent is (Discord).
+    source = channel.parent_id if is_thread(channel) and channel.parent_id else channel.id
+    overwrites = await repository.overwrites(session, source)
     return channel_permissions(
         server_access.permissions,
         everyone_id=server_access.server.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from itertools import groupby
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.access.service import access_server
+from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.bans import repository, views
 from gossip.db.models import Ban
@@ -101,13 +103,22 @@ async def do_ban(
     if created:
         emit(session, "BAN_ADD", _event_data(data, server_id), _moderators(server_id))
     await members_service.do_remove_member(session, server_id, user)
+    audit.record(
+        session,
+        "MEMBER_BAN_ADD",
+        actor.user_id,
+        server_id=server_id,
+        target_id=user.id,
+        reason=reason,
+        options={"deleteMessageDays": days, "new": created},
+    )
     if days:
-        await _delete_recent_messages(session, server_id, user.id, days)
+        await _delete_recent_messages(session, server_id, user.id, days, actor.user_id)
     return data, created
 
 
 async def _delete_recent_messages(
-    session: AsyncSession, server_id: int, author_id: int, days: int
+    session: AsyncSession, server_id: int, author_id: int, days: int, moderator_id: int
 ) -> None:
     # Snowflakes are time-ordered: "the last N days" is an ID range, no timestamp column.
     since = snowflake_at(utcnow() - timedelta(days=days))
@@ -120,6 +131,15 @@ async def _delete_recent_messages(
         sorted({channel_id for channel_id, _ in found}),
         since,
     )
+    for channel_id, count in Counter(channel_id for channel_id, _ in found).items():
+        audit.record(
+            session,
+            "MESSAGE_BULK_DELETE",
+            moderator_id,
+            server_id=server_id,
+            target_id=channel_id,
+            options={"count": count, "userId": author_id},
+        )
     for channel_id, rows in groupby(found, key=lambda row: row[0]):
         emit(
             session,
@@ -175,4 +195,7 @@ async def do_unban(
     ban, user = found
     data = views.ban(ban, user)
     await repository.remove(session, server_id, user.id)
+    audit.record(
+        session, "MEMBER_BAN_REMOVE", actor.user_id, server_id=server_id, target_id=user.id
+    )
     emit(session, "BAN_REMOVE", _event_data(data, server_id), _moderators(server_id))

@@ -19,19 +19,20 @@ Handler = Callable[[Event], Awaitable[None]]
 
 def encode(event: Event) -> bytes:
     audience = event.audience
-    return orjson.dumps(
-        {
-            "t": event.type,
-            "d": event.data,
-            "a": [
-                audience.server_id,
-                audience.channel_id,
-                list(audience.user_ids),
-                list(audience.server_ids),
-                audience.permission,
-            ],
-        }
-    )
+    body: dict[str, Any] = {
+        "t": event.type,
+        "d": event.data,
+        "a": [
+            audience.server_id,
+            audience.channel_id,
+            list(audience.user_ids),
+            list(audience.server_ids),
+            audience.permission,
+        ],
+    }
+    if event.actor_id is not None:
+        body["u"] = event.actor_id
+    return orjson.dumps(body)
 
 
 def decode(raw: bytes | str) -> Event:
@@ -41,6 +42,7 @@ def decode(raw: bytes | str) -> Event:
         body["t"],
         body["d"],
         Audience(server_id, channel_id, tuple(user_ids), tuple(server_ids), permission),
+        body.get("u"),
     )
 
 

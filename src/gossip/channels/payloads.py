@@ -14,6 +14,8 @@ from gossip.kit.ids import snowflake_time
 from gossip.kit.permissions import to_wire
 from gossip.kit.timefmt import iso
 
+VOICE = 2  # channels.service.VOICE, which imports this module
+
 
 def _id(value: int | None) -> str | None:
     return None if value is None else str(value)
@@ -41,6 +43,8 @@ def server_channel(channel: Channel, overwrites: Iterable[PermissionOverwrite]) 
         "lastMessageId": _id(channel.last_message_id),
         "createdAt": iso(snowflake_time(channel.id)),
         "serverId": _id(channel.server_id),
+        # Voice channels only, as in Discord: 0 means no limit.
+        **({"userLimit": channel.user_limit} if channel.type == VOICE else {}),
     }
 
 

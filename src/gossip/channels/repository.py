@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import Channel, Member, PermissionOverwrite, Role
+from gossip.threads import THREAD_TYPES
 
 
 async def get(session: AsyncSession, channel_id: int) -> Channel | None:
@@ -15,15 +16,20 @@ async def get(session: AsyncSession, channel_id: int) -> Channel | None:
 
 
 async def in_server(session: AsyncSession, server_id: int) -> list[Channel]:
+    """The server's channels; threads are listed by their parent, as in Discord."""
     rows = await session.scalars(
-        select(Channel).where(Channel.server_id == server_id).order_by(Channel.position, Channel.id)
+        select(Channel)
+        .where(Channel.server_id == server_id, Channel.type.not_in(THREAD_TYPES))
+        .order_by(Channel.position, Channel.id)
     )
     return list(rows)
 
 
 async def count_in_server(session: AsyncSession, server_id: int) -> int:
     count = await session.scalar(
-        select(func.count()).select_from(Channel).where(Channel.server_id == server_id)
+        select(func.count())
+        .select_from(Channel)
+        .where(Channel.server_id == server_id, Channel.type.not_in(THREAD_TYPES))
     )
     return int(count or 0)
 
@@ -108,6 +114,9 @@ async def detach_children(session: AsyncSession, category_id: int) -> None:
 
 
 async def remove(session: AsyncSession, channel_id: int) -> None:
-    """Deletes the channel; its messages, reactions, overwrites and invites go with it
-    (ON DELETE CASCADE)."""
+    """Deletes the channel and its threads; their messages, reactions, overwrites and
+    invites go with them (ON DELETE CASCADE)."""
+    await session.execute(
+        delete(Channel).where(Channel.parent_id == channel_id, Channel.type.in_(THREAD_TYPES))
+    )
     await session.execute(delete(Channel).where(Channel.id == channel_id))

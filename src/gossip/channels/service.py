@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.access.service import ChannelAccess, ServerAccess, access_channel, access_server
+from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.channels import payloads, repository
 from gossip.db.models import Channel, PermissionOverwrite, User
@@ -31,6 +32,7 @@ from gossip.kit.permissions import (
     channel_permissions,
     has,
 )
+from gossip.threads import is_thread
 
 TEXT, DM, VOICE, GROUP_DM, CATEGORY, FORUM = 0, 1, 2, 3, 4, 15
 SERVER_CHANNEL_TYPES = (TEXT, VOICE, CATEGORY, FORUM)
@@ -38,6 +40,7 @@ MAX_CHANNELS_PER_SERVER = 500
 MAX_OVERWRITES = 100  # Discord's limit per channel
 MAX_NAME = 100
 MAX_TOPIC = 1024
+MAX_USER_LIMIT = 99  # voice channels, as in Discord; 0 means no limit
 
 
 class Unset(enum.Enum):
@@ -80,6 +83,7 @@ class NewChannel:
     position: int | None = None
     nsfw: bool = False
     overwrites: Sequence[OverwriteSpec] = ()
+    user_limit: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +94,7 @@ class ChannelChanges:
     position: int | None = None
     nsfw: bool | None = None
     overwrites: Sequence[OverwriteSpec] | None = None
+    user_limit: int | None = None
 
 
 # --- input ---------------------------------------------------------------------------
@@ -118,6 +123,14 @@ def check_topic(value: str | None) -> str | None:
     if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t" for ch in value):
         raise ValidationFailed.field("topic", "contains control characters")
     return value or None
+
+
+def check_user_limit(value: int, kind: int) -> int:
+    if not 0 <= value <= MAX_USER_LIMIT:
+        raise ValidationFailed.field("userLimit", f"must be 0-{MAX_USER_LIMIT} (0: no limit)")
+    if value and kind != VOICE:
+        raise ValidationFailed.field("userLimit", "only voice channels have a user limit")
+    return value
 
 
 def check_type(value: int) -> int:
@@ -255,6 +268,7 @@ async def do_create_channel(
     name = check_name(new.name)
     kind = check_type(new.type)
     topic = check_topic(new.topic)
+    user_limit = check_user_limit(new.user_limit, kind)
     if new.parent_id is not None:
         if kind == CATEGORY:
             raise ValidationFailed.field("parentId", "a category cannot have a parent")
@@ -273,6 +287,7 @@ async def do_create_channel(
         parent_id=new.parent_id,
         position=count if new.position is None else new.position,
         nsfw=new.nsfw,
+        user_limit=user_limit,
     )
     session.add(channel)
     await session.flush()  # the channel row first: the overwrites reference it
@@ -280,6 +295,14 @@ async def do_create_channel(
     session.add_all(rows)
     await session.flush()
     view = ChannelView(channel, sorted(rows, key=lambda o: o.target_id))
+    audit.record(
+        session,
+        "CHANNEL_CREATE",
+        actor.user_id,
+        server_id=sid,
+        target_id=channel.id,
+        options={"name": name, "type": kind},
+    )
     emit(session, "CHANNEL_CREATE", view.payload(actor.user_id), _audience(channel))
     return view
 
@@ -312,7 +335,17 @@ async def do_update_channel(
         channel.position = changes.position
     if changes.nsfw is not None:
         channel.nsfw = changes.nsfw
+    if changes.user_limit is not None:
+        channel.user_limit = check_user_limit(changes.user_limit, channel.type)
     await session.flush()
+    audit.record(
+        session,
+        "CHANNEL_UPDATE",
+        actor.user_id,
+        server_id=channel.server_id,
+        target_id=channel.id,
+        options={"changes": audit.given(changes)},
+    )
     if overwrites is not None:
         current = await repository.replace_overwrites(
             session, current, _rows(channel.id, overwrites)
@@ -340,6 +373,14 @@ async def do_delete_channel(session: AsyncSession, actor: Actor, channel_id: int
                 data["parentId"] = None  # the loaded row predates the UPDATE
                 emit(session, "CHANNEL_UPDATE", data, _audience(child))
     await repository.remove(session, channel.id)
+    audit.record(
+        session,
+        "CHANNEL_DELETE",
+        actor.user_id,
+        server_id=channel.server_id,
+        target_id=channel.id,
+        options={"name": channel.name, "type": channel.type},
+    )
     emit(session, "CHANNEL_DELETE", payload, _audience(channel))
 
 
@@ -359,13 +400,24 @@ async def do_put_overwrite(
     found, current = await _access_overwrites(session, actor, channel_id)
     channel = found.channel
     assert channel.server_id is not None
+    if is_thread(channel):
+        raise ValidationFailed("A thread has no overwrites of its own: it follows its channel's")
     try:
         await check_overwrites(session, channel.server_id, [spec])
     except ValidationFailed:
         raise NotFound("Role" if spec.type == OVERWRITE_ROLE else "Member") from None
     after = {o.target_id: OverwriteSpec(o.target_id, o.type, o.allow, o.deny) for o in current}
+    existed = spec.target_id in after
     after[spec.target_id] = spec
     check_may_change_overwrites(found.permissions, current, after)
+    audit.record(
+        session,
+        "CHANNEL_OVERWRITE_UPDATE" if existed else "CHANNEL_OVERWRITE_CREATE",
+        actor.user_id,
+        server_id=channel.server_id,
+        target_id=channel.id,
+        options={"id": spec.target_id, "type": spec.type, "allow": spec.allow, "deny": spec.deny},
+    )
     rows = await repository.replace_overwrites(session, current, _rows(channel.id, after))
     view = ChannelView(channel, rows)
     emit(session, "CHANNEL_UPDATE", view.payload(actor.user_id), _audience(channel))
@@ -386,6 +438,14 @@ async def do_delete_overwrite(
         if o.target_id != target_id
     }
     check_may_change_overwrites(found.permissions, current, after)
+    audit.record(
+        session,
+        "CHANNEL_OVERWRITE_DELETE",
+        actor.user_id,
+        server_id=found.channel.server_id,
+        target_id=found.channel.id,
+        options={"id": target_id},
+    )
     rows = await repository.replace_overwrites(session, current, _rows(found.channel.id, after))
     view = ChannelView(found.channel, rows)
     emit(session, "CHANNEL_UPDATE", view.payload(actor.user_id), _audience(found.channel))

@@ -144,7 +144,7 @@ class MemberRole(Base):
 
 
 class Channel(Base):
-    """Server channels (types 0, 2, 4, 15) and DMs (1, 3); DMs have no server."""
+    """Server channels (types 0, 2, 4, 15), threads (11) and DMs (1, 3); DMs have no server."""
 
     __tablename__ = "channels"
 
@@ -155,11 +155,14 @@ class Channel(Base):
     type: Mapped[int] = mapped_column(default=0)
     name: Mapped[str | None] = mapped_column(String(100))
     topic: Mapped[str | None] = mapped_column(String(1024))
-    parent_id: Mapped[int | None] = mapped_column(Snowflake)
+    # A category, or for a thread its text channel (indexed: threads are listed by it).
+    parent_id: Mapped[int | None] = mapped_column(Snowflake, index=True)
     position: Mapped[int] = mapped_column(default=0)
     nsfw: Mapped[bool] = mapped_column(Boolean, default=False)
     last_message_id: Mapped[int | None] = mapped_column(Snowflake)
     owner_id: Mapped[int | None] = mapped_column(Snowflake)
+    # Voice channels: how many users may be connected at once; 0 means no limit.
+    user_limit: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # "low:high" user IDs of a one-to-one DM: the unique index makes creating the same DM
     # twice a conflict instead of a race.
     dm_key: Mapped[str | None] = mapped_column(String(48), unique=True)
@@ -207,6 +210,14 @@ class Message(Base):
     mention_roles: Mapped[list[str] | None] = mapped_column(JSON)
     embeds: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The attachment objects as sent (media/service.py): reads need no join.
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Set when an incoming webhook sent it: the webhook, and the name and avatar this
+    # execution chose (each may choose its own). author_id is then the reserved account
+    # gossip.webhooks.service.WEBHOOK_AUTHOR_ID, so the foreign key holds.
+    webhook_id: Mapped[int | None] = mapped_column(Snowflake)
+    webhook_username: Mapped[str | None] = mapped_column(String(80))
+    webhook_avatar: Mapped[str | None] = mapped_column(String(512))
 
 
 class Reaction(Base):
@@ -252,3 +263,146 @@ class Invite(Base):
     uses: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- threads (issue 4) ---------------------------------------------------------------------
+
+
+class Thread(Base):
+    """What makes a `channels` row of type 11 a thread (Discord's thread metadata).
+
+    The thread itself is that channel row (server_id, parent_id = its text channel,
+    owner_id = who started it, name, last_message_id), so messages, reactions, access and
+    the gateway treat it as a channel; see threads/service.py for the rules.
+    """
+
+    __tablename__ = "threads"
+
+    channel_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The message it was started from: one thread per message. The thread outlives the
+    # message (NULL then), as in Discord.
+    start_message_id: Mapped[int | None] = mapped_column(
+        Snowflake, ForeignKey("messages.id", ondelete="SET NULL"), unique=True
+    )
+    auto_archive_duration: Mapped[int] = mapped_column(default=1440)  # minutes
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When `archived` last changed (the creation at first): Discord's archive_timestamp.
+    archive_timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Last activity + auto_archive_duration. From this moment the thread counts as archived
+    # without anyone having to write that down, so every process agrees without a sweeper.
+    archive_deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ThreadMember(Base):
+    __tablename__ = "thread_members"
+
+    channel_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    flags: Mapped[int] = mapped_column(default=0)
+
+
+# --- incoming webhooks, voice signaling and the audit log (issue 4) ------------------------
+
+
+class Webhook(Base):
+    """An incoming webhook: whoever holds its token may post in its channel."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    server_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("servers.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    creator_id: Mapped[int | None] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(80))
+    avatar: Mapped[str | None] = mapped_column(String(512))
+    # Kept as issued: managers may read it again, as spec 004's list shows (docs/api.md).
+    token: Mapped[str] = mapped_column(String(100))
+
+
+class VoiceState(Base):
+    """Who is connected to which voice channel. One row per user: a user is in one voice
+    channel at most, and joining another moves them."""
+
+    __tablename__ = "voice_states"
+    __table_args__ = (
+        # The ssrc tells streams apart inside one channel.
+        Index("ix_voice_states_channel_id_ssrc", "channel_id", "ssrc", unique=True),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("channels.id", ondelete="CASCADE")
+    )
+    server_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("servers.id", ondelete="CASCADE"), index=True
+    )
+    ssrc: Mapped[int] = mapped_column(BigInteger)  # unsigned 32-bit: beyond INTEGER
+    session_id: Mapped[str] = mapped_column(String(32))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditLogEntry(Base):
+    """One moderation or configuration action. No foreign keys: entries outlive the server,
+    channel or role they name, for platform administrators to read."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_server_id_id", "server_id", "id"),
+        Index("ix_audit_log_actor_id_id", "actor_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    server_id: Mapped[int | None] = mapped_column(Snowflake)  # None: platform-wide
+    actor_id: Mapped[int | None] = mapped_column(Snowflake)  # None: the admin key
+    action: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[int | None] = mapped_column(Snowflake)
+    reason: Mapped[str | None] = mapped_column(String(512))
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --- media (issue 4) -------------------------------------------------------------------------
+
+
+class MediaFile(Base):
+    """An uploaded file. Its bytes live in media storage under keys made from `id`; the
+    client's name is kept only as metadata. `token` makes its URL unguessable (IDs are
+    time-ordered, so they alone could be enumerated)."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    uploader_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # Where it was shared: who can see the channel can see the file's details.
+    channel_id: Mapped[int | None] = mapped_column(
+        Snowflake, ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(
+        Snowflake, ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))  # upload, attachment, avatar, banner, icon
+    token: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    original_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime_type: Mapped[str] = mapped_column(String(127))
+    width: Mapped[int | None] = mapped_column()
+    height: Mapped[int | None] = mapped_column()
+    has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -73,7 +73,7 @@ async def do_open_dm(
         if existing is None:
             channel = Channel(id=ids.new_id(), server_id=None, type=DM, dm_key=key)
             if await repository.add(session, channel, [p.id for p in people]):
-                return _created(session, channel, people), True
+                return _created(session, actor, channel, people), True
             existing = await repository.by_key(session, key)
             assert existing is not None  # the unique key that stopped us names it
         return ChannelView(existing, participants=people), False
@@ -82,10 +82,12 @@ async def do_open_dm(
         id=ids.new_id(), server_id=None, type=GROUP_DM, name=group_name, owner_id=actor.user_id
     )
     await repository.add(session, channel, [p.id for p in people])
-    return _created(session, channel, people), True
+    return _created(session, actor, channel, people), True
 
 
-def _created(session: AsyncSession, channel: Channel, people: Sequence[User]) -> ChannelView:
+def _created(
+    session: AsyncSession, actor: Actor, channel: Channel, people: Sequence[User]
+) -> ChannelView:
     view = ChannelView(channel, participants=people)
     for person in people:
         emit(
@@ -93,5 +95,6 @@ def _created(session: AsyncSession, channel: Channel, people: Sequence[User]) ->
             "CHANNEL_CREATE",
             view.payload(person.id),
             Audience(channel_id=channel.id, user_ids=(person.id,)),
+            actor_id=actor.user_id,
         )
     return view

@@ -21,7 +21,7 @@ import orjson
 
 from gossip.bus import Bus
 from gossip.db.engine import Database
-from gossip.events import SESSION_REVOKED, Audience, Event
+from gossip.events import SESSION_REVOKED, Audience, Event, take
 from gossip.gateway.presence import Presence
 from gossip.gateway.protocol import Limits
 from gossip.gateway.session import GatewaySession
@@ -32,7 +32,14 @@ log = logging.getLogger("gossip.gateway")
 
 # Events that never change who may see what; anything else scoped to a server drops its
 # permission snapshot (roles, overwrites, channels, membership, ownership).
-_PERMISSION_NEUTRAL_PREFIXES = ("MESSAGE_", "TYPING_", "PRESENCE_", "VOICE_", "THREAD_MEMBER")
+_PERMISSION_NEUTRAL_PREFIXES = (
+    "MESSAGE_",
+    "TYPING_",
+    "PRESENCE_",
+    "VOICE_",
+    "THREAD_MEMBER",
+    "WEBHOOKS_",
+)
 _JOINS = ("MEMBER_ADD", "SERVER_CREATE")
 _LEAVES = ("MEMBER_REMOVE", "BAN_ADD")
 
@@ -183,6 +190,19 @@ class Hub:
                 server_ids = await servers.server_ids_of(db, user_id)
             if user is not None and user.status != "invisible":
                 self.announce(user_id, user.username, "offline", server_ids)
+            await self._leave_voice(user_id)
+
+    async def _leave_voice(self, user_id: int) -> None:
+        """Gone from every process: the user leaves voice (VOICE_STATE_UPDATE, null channel)."""
+        from gossip.voice import service as voice
+
+        try:
+            async with self.db.write_session() as db:
+                if await voice.do_clear_user(db, user_id):
+                    await db.commit()
+                    self.bus.publish(take(db))
+        except Exception:  # a background task: log, never kill the hub
+            log.exception("clearing the voice state of user %s failed", user_id)
 
     def announce(self, user_id: int, username: str, status: str, server_ids: Any) -> None:
         visible = "offline" if status == "invisible" else status

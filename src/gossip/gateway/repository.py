@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import Channel, MemberRole, PermissionOverwrite, Role, Server
 from gossip.kit.permissions import Overwrite
+from gossip.threads import THREAD_TYPES
 
 
 async def server_owner(session: AsyncSession, server_id: int) -> int | None:
@@ -23,9 +24,17 @@ async def role_permissions(session: AsyncSession, server_id: int) -> dict[int, i
 
 
 async def channel_overwrites(session: AsyncSession, server_id: int) -> dict[int, list[Overwrite]]:
-    """Every channel of the server, with its overwrites (an empty list when it has none)."""
-    channels = await session.scalars(select(Channel.id).where(Channel.server_id == server_id))
-    result: dict[int, list[Overwrite]] = {cid: [] for cid in channels}
+    """Every channel of the server, with its overwrites (an empty list when it has none).
+    A thread has none of its own and gets its parent's list: it is seen exactly when its
+    parent is (and by nobody if the parent is gone)."""
+    channels = (
+        await session.execute(
+            select(Channel.id, Channel.type, Channel.parent_id).where(
+                Channel.server_id == server_id
+            )
+        )
+    ).all()
+    result: dict[int, list[Overwrite]] = {cid: [] for cid, _, _ in channels}
     rows = await session.execute(
         select(PermissionOverwrite)
         .join(Channel, Channel.id == PermissionOverwrite.channel_id)
@@ -33,6 +42,13 @@ async def channel_overwrites(session: AsyncSession, server_id: int) -> dict[int,
     )
     for (o,) in rows:
         result.setdefault(o.channel_id, []).append(Overwrite(o.target_id, o.type, o.allow, o.deny))
+    for cid, kind, parent_id in channels:
+        if kind in THREAD_TYPES:
+            parent = result.get(parent_id) if parent_id is not None else None
+            if parent is None:
+                del result[cid]
+            else:
+                result[cid] = parent
     return result
 
 

@@ -12,8 +12,8 @@ from gossip.access.service import access_channel
 from gossip.auth.subject import Actor
 from gossip.events import Audience, emit
 from gossip.kit.errors import NotFound
-from gossip.kit.permissions import Permission
 from gossip.servers import repository as servers
+from gossip.threads import send_permission
 from gossip.users import repository as users
 
 
@@ -43,7 +43,8 @@ async def ready_state(session: AsyncSession, actor: Actor) -> ReadyState:
 
 async def do_start_typing(session: AsyncSession, actor: Actor, channel_id: int | None) -> None:
     """Announces that the actor is typing in a channel they may send messages to."""
-    access = (await access_channel(session, actor, channel_id)).require(Permission.SEND_MESSAGES)
+    access = await access_channel(session, actor, channel_id)
+    access.require(send_permission(access.channel))  # SEND_MESSAGES_IN_THREADS in a thread
     channel = access.channel
     data: dict[str, Any] = {
         "channelId": str(channel.id),

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.access import repository as access_repository
 from gossip.access.service import ChannelAccess, access_server, permissions_in
+from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.db.models import Invite
 from gossip.events import Audience, emit
@@ -132,6 +133,18 @@ async def do_create_invite(
         created_at=now,
     )
     await repository.add(session, invite)
+    audit.record(
+        session,
+        "INVITE_CREATE",
+        actor.user_id,
+        server_id=invite.server_id,
+        options={
+            "code": code,
+            "channelId": invite.channel_id,
+            "maxUses": max_uses,
+            "maxAge": max_age,
+        },
+    )
     data = await _invite_data(session, invite)
     emit(
         session,
@@ -185,6 +198,13 @@ async def do_delete_invite(session: AsyncSession, actor: Actor, code: str) -> No
     if invite.inviter_id != actor.user_id:
         access.require(Permission.MANAGE_GUILD)
     await repository.remove(session, invite.code)
+    audit.record(
+        session,
+        "INVITE_DELETE",
+        actor.user_id,
+        server_id=invite.server_id,
+        options={"code": invite.code, "channelId": invite.channel_id, "uses": invite.uses},
+    )
     emit(
         session,
         "INVITE_DELETE",

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.access import repository as access_repository
 from gossip.access.service import ServerAccess, access_server, rank_of
+from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.bans import repository as bans
 from gossip.db.models import Member, Role, Server, User
@@ -21,6 +22,7 @@ from gossip.roles import repository as roles
 from gossip.servers import repository as servers
 from gossip.servers.service import MAX_SERVERS_PER_USER
 from gossip.users import repository as users
+from gossip.voice import service as voice_service
 
 MAX_PAGE = 1000
 NICKNAME_MAX = 32
@@ -138,6 +140,7 @@ async def do_remove_member(session: AsyncSession, server_id: int, user: User) ->
     """
     removed = await repository.remove(session, server_id, user.id)
     if removed:
+        await voice_service.do_clear_in_server(session, server_id, user)  # out of its voice
         emit(
             session,
             "MEMBER_REMOVE",
@@ -180,6 +183,9 @@ async def do_kick(
         raise ValidationFailed("You cannot kick yourself; leave the server instead")
     await check_outranks_member(session, access, user.id)
     await do_remove_member(session, access.server.id, user)
+    audit.record(
+        session, "MEMBER_KICK", actor.user_id, server_id=access.server.id, target_id=user.id
+    )
 
 
 # --- changing a member ---------------------------------------------------------------
@@ -233,6 +239,15 @@ async def do_set_nickname(
     if nickname == member.nickname:
         return await member_data(session, access.server, member, user)
     await repository.update_fields(session, access.server.id, user.id, {"nickname": nickname})
+    if user.id != actor.user_id:  # a moderator's change
+        audit.record(
+            session,
+            "MEMBER_UPDATE",
+            actor.user_id,
+            server_id=access.server.id,
+            target_id=user.id,
+            options={"nick": nickname},
+        )
     return await _emit_member_update(session, access.server, member, user)
 
 
@@ -269,6 +284,14 @@ async def do_add_role(
     if await repository.has_role(session, access.server.id, user.id, role.id):
         return await member_data(session, access.server, member, user)
     await repository.add_role(session, access.server.id, user.id, role.id)
+    audit.record(
+        session,
+        "MEMBER_ROLE_UPDATE",
+        actor.user_id,
+        server_id=access.server.id,
+        target_id=user.id,
+        options={"$add": [{"id": role.id, "name": role.name}]},
+    )
     return await _emit_member_update(session, access.server, member, user)
 
 
@@ -282,4 +305,12 @@ async def do_remove_role(
     """The preconditions of do_add_role. Idempotent; emits MEMBER_UPDATE on a change."""
     access, member, user, role = await _role_change(session, actor, server_id, user_id, role_id)
     if await repository.remove_role(session, access.server.id, user.id, role.id):
+        audit.record(
+            session,
+            "MEMBER_ROLE_UPDATE",
+            actor.user_id,
+            server_id=access.server.id,
+            target_id=user.id,
+            options={"$remove": [{"id": role.id, "name": role.name}]},
+        )
         await _emit_member_update(session, access.server, member, user)

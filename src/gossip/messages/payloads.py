@@ -37,17 +37,36 @@ def message(
     return {
         "id": str(row.id),
         "channelId": str(row.channel_id),
-        "author": user(users.get(row.author_id), row.author_id),
+        "author": author(row, users),
         "content": row.content,
         "timestamp": iso(snowflake_time(row.id)),
         "editedTimestamp": iso(row.edited_at),
         "mentions": [user(u, u.id) for u in mentioned if u is not None],
         "mentionRoles": list(row.mention_roles or ()),
         "mentionEveryone": row.mention_everyone,
-        "attachments": [],
+        "attachments": list(row.attachments or ()),
         "embeds": list(row.embeds or ()),
         "reactions": [{"emoji": emoji(r.emoji), "count": r.count, "me": r.me} for r in reactions],
         "pinned": row.pinned,
         "type": row.type,
         "tts": row.tts,
+        **webhook_fields(row),
     }
+
+
+def author(row: Message, users: Mapping[int, User]) -> dict[str, Any]:
+    """A webhook's message shows the webhook as that execution named it, marked as a bot
+    (Discord's shape: the webhook's ID as the author's)."""
+    if row.webhook_id is None:
+        return user(users.get(row.author_id), row.author_id)
+    return {
+        "id": str(row.webhook_id),
+        "username": row.webhook_username or "Webhook",
+        "avatar": row.webhook_avatar,
+        "bot": True,
+    }
+
+
+def webhook_fields(row: Message) -> dict[str, Any]:
+    """`webhookId`, only on a webhook's messages (as in Discord)."""
+    return {} if row.webhook_id is None else {"webhookId": str(row.webhook_id)}

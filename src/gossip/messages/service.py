@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.access.service import ChannelAccess, access_channel
+from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.channels import repository as channels_repository
 from gossip.channels.service import CATEGORY, VOICE
@@ -30,6 +31,8 @@ from gossip.kit.timefmt import iso, utcnow
 from gossip.messages import payloads, repository
 from gossip.reactions import repository as reactions_repository
 from gossip.reactions.repository import ReactionSummary
+from gossip.threads import is_thread, send_permission
+from gossip.threads import service as threads_service
 from gossip.users import repository as users_repository
 
 MAX_CONTENT = 2000
@@ -277,16 +280,22 @@ async def do_send_message(
     content: str = "",
     embeds: Sequence[Embed] = (),
     tts: bool = False,
+    attachments: Sequence[dict[str, Any]] = (),
 ) -> MessageView:
-    """Needs SEND_MESSAGES, plus SEND_TTS_MESSAGES for tts and EMBED_LINKS for embeds.
-    Voice channels and categories hold no messages (400). Content or embeds are required.
-    Moves the channel's lastMessageId in the same transaction; emits MESSAGE_CREATE."""
-    found = (await access_channel(session, actor, channel_id)).require(Permission.SEND_MESSAGES)
+    """Needs SEND_MESSAGES (SEND_MESSAGES_IN_THREADS in a thread), plus SEND_TTS_MESSAGES
+    for tts and EMBED_LINKS for embeds. Voice channels and categories hold no messages
+    (400). Content or embeds are required. Moves the channel's lastMessageId in the same
+    transaction; emits MESSAGE_CREATE."""
+    found = await access_channel(session, actor, channel_id)
+    found.require(send_permission(found.channel))  # SEND_MESSAGES_IN_THREADS in a thread
     channel = found.channel
     if channel.type in (VOICE, CATEGORY):
         raise ValidationFailed("Cannot send messages in a voice channel or category")
     content = check_content(content)
-    check_not_empty(content, embeds)
+    # Attachments (already stored, media/service.py) need ATTACH_FILES.
+    check_not_empty(content, [*embeds, *attachments])
+    if attachments:
+        found.require(Permission.ATTACH_FILES)
     if tts:
         found.require(Permission.SEND_TTS_MESSAGES)
     stored_embeds: list[dict[str, Any]] = []
@@ -296,6 +305,9 @@ async def do_send_message(
     users, mentions, roles, everyone = await _resolve_mentions(
         session, found, actor.user_id, content
     )
+    if is_thread(channel):
+        # Locked threads refuse, archived ones reopen, the poster joins.
+        await threads_service.do_before_post(session, actor, found)
     message = Message(
         id=ids.new_id(),
         channel_id=channel.id,
@@ -309,12 +321,73 @@ async def do_send_message(
         mentions=mentions or None,
         mention_roles=roles or None,
         embeds=stored_embeds or None,
+        attachments=list(attachments) or None,
     )
+    return await _add_new(session, channel, message, users)
+
+
+async def _add_new(
+    session: AsyncSession, channel: Channel, message: Message, users: Mapping[int, User]
+) -> MessageView:
+    """Stores a new message, moves the channel's lastMessageId in the same transaction and
+    emits MESSAGE_CREATE: the one way every sender (a member, a webhook) adds a message."""
     await repository.add(session, message)
     await repository.bump_last_message(session, channel.id, message.id)
     view = MessageView(message, users, [])
     emit(session, "MESSAGE_CREATE", view.event_payload(), await audience(session, channel))
     return view
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookIdentity:
+    """Who a webhook's message is from, as this execution named it."""
+
+    webhook_id: int
+    # The reserved account every webhook message belongs to (messages.author_id needs one).
+    author_id: int
+    username: str
+    avatar: str | None
+
+
+async def do_send_as_webhook(
+    session: AsyncSession,
+    channel: Channel,
+    identity: WebhookIdentity,
+    *,
+    content: str = "",
+    embeds: Sequence[Embed] = (),
+    tts: bool = False,
+) -> MessageView:
+    """A message from an incoming webhook. Precondition: the webhooks service checked the
+    token and that the channel is the webhook's text channel. A webhook may send embeds and
+    tts; user and role mentions resolve as for anyone, but its @everyone never pings (no
+    member stands behind it to hold MENTION_EVERYONE). Emits MESSAGE_CREATE."""
+    if channel.type in (VOICE, CATEGORY):
+        raise ValidationFailed("Cannot send messages in a voice channel or category")
+    content = check_content(content)
+    check_not_empty(content, embeds)
+    stored_embeds = check_embeds(embeds) if embeds else []
+    anyone = ChannelAccess(channel, None, 0)
+    users, mentions, roles, _ = await _resolve_mentions(
+        session, anyone, identity.author_id, content
+    )
+    message = Message(
+        id=ids.new_id(),
+        channel_id=channel.id,
+        author_id=identity.author_id,
+        content=content,
+        type=0,
+        tts=tts,
+        pinned=False,
+        mention_everyone=False,
+        mentions=mentions or None,
+        mention_roles=roles or None,
+        embeds=stored_embeds or None,
+        webhook_id=identity.webhook_id,
+        webhook_username=identity.username,
+        webhook_avatar=identity.avatar,
+    )
+    return await _add_new(session, channel, message, users)
 
 
 async def do_edit_message(
@@ -373,6 +446,14 @@ async def do_delete_message(
     message = await access_message(session, found, message_id)
     if message.author_id != actor.user_id:
         found.require(Permission.MANAGE_MESSAGES)
+        audit.record(
+            session,
+            "MESSAGE_DELETE",
+            actor.user_id,
+            server_id=found.channel.server_id,
+            target_id=message.webhook_id or message.author_id,
+            options={"channelId": found.channel.id, "messageId": message.id},
+        )
     await repository.remove(session, message)
     emit(
         session,

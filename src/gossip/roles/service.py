@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.access.service import ServerAccess, access_server, rank_of
+from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.db.models import Role
 from gossip.events import Audience, emit
@@ -127,6 +128,14 @@ async def do_create_role(
         position=1,
     )
     await repository.add(session, role)
+    audit.record(
+        session,
+        "ROLE_CREATE",
+        actor.user_id,
+        server_id=server_id,
+        target_id=role.id,
+        options={"name": name, "permissions": permissions, "color": color},
+    )
     emit(session, "ROLE_CREATE", _event_data(role), Audience(server_id=server_id))
     for other in await repository.list_for_server(session, server_id):
         if other.id not in (role.id, server_id):
@@ -168,6 +177,14 @@ async def do_update_role(
     values = {k: v for k, v in values.items() if getattr(role, k) != v}
     if values:
         await repository.update_fields(session, role.id, values)
+        audit.record(
+            session,
+            "ROLE_UPDATE",
+            actor.user_id,
+            server_id=access.server.id,
+            target_id=role.id,
+            options={"changes": values},
+        )
         emit(session, "ROLE_UPDATE", _event_data(role), Audience(server_id=access.server.id))
     return views.role(role)
 
@@ -188,6 +205,14 @@ async def do_delete_role(
     access.require_outranks(role.position, "role")
     position = role.position
     await repository.delete_role(session, role.id)
+    audit.record(
+        session,
+        "ROLE_DELETE",
+        actor.user_id,
+        server_id=server_id,
+        target_id=role.id,
+        options={"name": role.name},
+    )
     await repository.shift_down_above(session, server_id, position)
     emit(
         session,
@@ -254,6 +279,14 @@ async def do_reorder_roles(
     for role in roles:
         if positions[role.id] != role.position:
             await repository.update_fields(session, role.id, {"position": positions[role.id]})
+            audit.record(
+                session,
+                "ROLE_UPDATE",
+                actor.user_id,
+                server_id=server_id,
+                target_id=role.id,
+                options={"changes": {"position": positions[role.id]}},
+            )
             emit(session, "ROLE_UPDATE", _event_data(role), Audience(server_id=server_id))
     everything.sort(key=lambda r: (r.position, r.id))
     return [views.role(r) for r in everything]

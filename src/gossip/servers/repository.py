@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import Channel, Member, MemberRole, Role, Server
+from gossip.threads import THREAD_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,12 @@ async def member_count(session: AsyncSession, server_id: int) -> int:
 
 
 async def channel_count(session: AsyncSession, server_id: int) -> int:
-    count = await session.scalar(select(func.count()).where(Channel.server_id == server_id))
+    # Threads are not channels of the server's list (as in Discord).
+    count = await session.scalar(
+        select(func.count()).where(
+            Channel.server_id == server_id, Channel.type.not_in(THREAD_TYPES)
+        )
+    )
     return int(count or 0)
 
 

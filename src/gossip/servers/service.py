@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.access.service import ServerAccess, access_server
+from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.db.models import Channel, Member, Role, Server
 from gossip.events import Audience, emit
@@ -239,6 +240,14 @@ async def do_update_server(
     values = {k: v for k, v in values.items() if getattr(server, k) != v}
     if values:
         await repository.update_fields(session, server.id, values)
+        audit.record(
+            session,
+            "GUILD_UPDATE",
+            actor.user_id,
+            server_id=server.id,
+            target_id=server.id,
+            options={"changes": values},
+        )
         data = await server_data(session, server)
         emit(session, "SERVER_UPDATE", data, Audience(server_id=server.id))
     return await details_for(session, access)

@@ -33,13 +33,24 @@ Renderer = Callable[[GossipError], Response]
 _renderers: list[tuple[str, Renderer]] = []
 
 
-def register_renderer(prefix: str, renderer: Renderer) -> None:
-    _renderers.append((prefix, renderer))
-    _renderers.sort(key=lambda pair: len(pair[0]), reverse=True)
+def register_renderer(prefix: str, renderer: Renderer, *, app: Any = None) -> None:
+    """For every app in the process, or, given `app`, for that one only (a surface that
+    a setting switches on must not change other apps' answers, as in the test suite)."""
+    if app is None:
+        table = _renderers
+    else:
+        table = getattr(app.state, "error_renderers", None)
+        if table is None:
+            table = app.state.error_renderers = []
+    table.append((prefix, renderer))
+    table.sort(key=lambda pair: len(pair[0]), reverse=True)
 
 
-def render(path: str, error: GossipError) -> Response:
-    for prefix, renderer in _renderers:
+def render(path: str, error: GossipError, app: Any = None) -> Response:
+    """The error in the terms of the surface owning `path`: the longest matching prefix,
+    among the app's own renderers and everyone's."""
+    own: list[tuple[str, Renderer]] = getattr(getattr(app, "state", None), "error_renderers", [])
+    for prefix, renderer in sorted([*own, *_renderers], key=lambda p: len(p[0]), reverse=True):
         if path == prefix or path.startswith(prefix.rstrip("/") + "/") or prefix == "/":
             return renderer(error)
     raise LookupError("no error renderer registered")  # a programming error at startup
@@ -77,24 +88,28 @@ def from_http(exc: HTTPException) -> GossipError:
 def install(app: FastAPI) -> None:
     async def on_gossip(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GossipError)
-        return render(request.url.path, exc)
+        return render(request.url.path, exc, request.app)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return render(request.url.path, ValidationFailed(details=validation_details(exc.errors())))
+        return render(
+            request.url.path,
+            ValidationFailed(details=validation_details(exc.errors())),
+            request.app,
+        )
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return render(request.url.path, from_http(exc))
+        return render(request.url.path, from_http(exc), request.app)
 
     async def on_integrity(request: Request, exc: Exception) -> Response:
         # A unique constraint lost a race the service's own check could not see.
         log.info("integrity error on %s: %s", request.url.path, exc.__class__.__name__)
-        return render(request.url.path, AlreadyExists())
+        return render(request.url.path, AlreadyExists(), request.app)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return render(request.url.path, GossipError())
+        return render(request.url.path, GossipError(), request.app)
 
     app.add_exception_handler(GossipError, on_gossip)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,20 +16,31 @@ class BodyLimit:
 
     A declared Content-Length over the cap is refused before reading anything; a chunked
     body is counted as it streams and cut off at the cap, so memory stays flat either way.
+    `limit_for` may give some requests a cap of their own (uploads: GOSSIP_MAX_UPLOAD_BYTES).
     """
 
-    def __init__(self, app: ASGIApp, limit: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        exempt_prefixes: tuple[str, ...] = (),
+        limit_for: Callable[[Scope], int | None] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.exempt = exempt_prefixes
+        self.limit_for = limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
+        limit = (self.limit_for(scope) if self.limit_for else None) or self.limit
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await render(scope["path"], PayloadTooLarge(self.limit))(scope, receive, send)
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                await render(scope["path"], PayloadTooLarge(limit), scope.get("app"))(
+                    scope, receive, send
+                )
                 return
         seen = 0
         overflowed = False
@@ -39,7 +51,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     overflowed = True
                     # The app sees a vanished client and stops reading.
                     return {"type": "http.disconnect"}
@@ -57,7 +69,9 @@ class BodyLimit:
             if not overflowed:
                 raise
         if overflowed and not started:
-            await render(scope["path"], PayloadTooLarge(self.limit))(scope, receive, send)
+            await render(scope["path"], PayloadTooLarge(limit), scope.get("app"))(
+                scope, receive, send
+            )
 
 
 class RateLimitHeaders:

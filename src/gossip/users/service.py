@@ -39,6 +39,11 @@ async def access_user(session: AsyncSession, user_id: int | None) -> User:
     return user
 
 
+async def get_many(session: AsyncSession, user_ids: list[int]) -> list[User]:
+    """The users that exist among these IDs, in no particular order: one query."""
+    return await repository.get_many(session, user_ids)
+
+
 async def search(
     session: AsyncSession, query: str, *, limit: int, offset: int
 ) -> tuple[list[User], int]:

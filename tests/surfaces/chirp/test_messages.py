@@ -228,7 +228,8 @@ class TestSendMessage:
         assert malformed.status_code == 400
         assert messages(live, r) == []
 
-    def test_multipart_is_refused_not_a_crash(self, live: Live) -> None:
+    def test_multipart_sends_files(self, live: Live) -> None:
+        # The multipart form in full: tests/surfaces/chirp/test_media.py.
         r = room(live)
         response = live.post(
             f"/api/channels/{r.channel_id}/messages",
@@ -236,8 +237,9 @@ class TestSendMessage:
             data={"content": "with a file"},
             files={"file1": ("a.txt", b"hello", "text/plain")},
         )
-        assert response.status_code in (400, 415) and error_code(response) == "VALIDATION_ERROR"
-        assert messages(live, r) == []
+        sent = live.data(response, 201)
+        assert [a["filename"] for a in sent["attachments"]] == ["a.txt"]
+        assert messages(live, r) == [sent]
 
     def test_voice_and_category_hold_no_messages(self, live: Live) -> None:
         r = room(live)

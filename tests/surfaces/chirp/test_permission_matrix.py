@@ -21,10 +21,14 @@ Who asks, in a server built for the matrix whose @everyone holds VIEW_CHANNEL an
   author          or_author rules only: a member    2xx
                   without the permission, acting
                   on what they created themselves
+  admin           admin rules only: a platform      2xx; every other signed-in persona gets
+                  administrator (gossip create-      403 (ADMINISTRATOR in a server is not
+                  admin), in no matrix server       platform administration)
 
 Everything else is acted on as the peer's: a member with everyday permissions (send, read
-history, react, invite) and no moderation ones, whose role ranks below every persona's. So the
-owner and member_with succeed through the permission, never through authorship. Requests that
+history, react, invite, attach files) and no moderation ones, whose role ranks below every
+persona's. So the owner and member_with succeed through the permission, never through
+authorship. Requests that
 destroy or move what they name get fresh objects (or a fresh server) per cell; the others share
 one world per backend. `EXCEPTIONS` lists, with reasons, the cells the rule alone does not decide.
 """
@@ -47,12 +51,14 @@ from gossip.app import create_app
 from gossip.config import Settings
 from gossip.kit.permissions import ALL_PERMISSIONS, Permission
 from tests.live import Live, User
+from tests.surfaces.chirp.admins import make_admin
 from tests.surfaces.chirp.chat import channel, send, set_overwrite
 
 PREFIX = "/api/"
 PERSONAS = ("anonymous", "non_member", "member_without", "member_with", "owner")
 AUTHOR = "author"  # the extra persona of or_author rules
-SCOPES = ("public", "user", "server", "channel", "owner", "author")
+ADMIN = "admin"  # the extra persona of admin rules
+SCOPES = ("public", "user", "server", "channel", "owner", "author", "admin")
 
 # What @everyone holds in matrix servers: seeing channels, so the channel scope has members
 # who pass its visibility check and still lack everything a rule can name.
@@ -63,6 +69,7 @@ PEER = int(
     | Permission.READ_MESSAGE_HISTORY
     | Permission.ADD_REACTIONS
     | Permission.CREATE_INSTANT_INVITE
+    | Permission.ATTACH_FILES
 )
 OK = "2xx"
 EMOJI = "👍"
@@ -109,7 +116,7 @@ class Rule:
     @property
     def grant(self) -> int:
         """What member_with's one role grants."""
-        if self.scope in ("owner", "author"):
+        if self.scope in ("owner", "author", "admin"):
             return int(Permission.ADMINISTRATOR)  # even all permissions must not be enough
         return int(self.permission or 0)
 
@@ -129,14 +136,9 @@ def rule_of(method: str, path: str) -> Rule:
         permission=Permission[name] if name is not None else None,
         or_author=bool(declared.get("orAuthor")),
     )
-    if rule.scope == "admin":
-        raise Unexercisable(
-            "admin scope: no persona is a platform administrator yet; add one, and its "
-            "expectations, with the first admin route"
-        )
     if rule.scope not in SCOPES:
         raise Unexercisable(f"unknown scope {rule.scope!r}")
-    if rule.scope in ("public", "user", "owner", "author") and (
+    if rule.scope in ("public", "user", "owner", "author", "admin") and (
         rule.permission is not None or rule.or_author
     ):
         raise Unexercisable(f"scope {rule.scope!r} takes no permission and no or_author")
@@ -159,6 +161,8 @@ def expected(rule: Rule, persona: str) -> str:
         return OK
     if persona == "anonymous":
         return "401"
+    if rule.scope == "admin":
+        return OK if persona == ADMIN else "403"
     if rule.scope == "user":
         return OK
     if persona == "non_member":
@@ -190,6 +194,8 @@ def _cells() -> Iterator[Cell]:
     for method, path in ROUTES:
         rule = rule_or_reason(method, path)  # if a reason, its cells fail and give it
         extra = (AUTHOR,) if isinstance(rule, Rule) and rule.or_author else ()
+        if isinstance(rule, Rule) and rule.scope == "admin":
+            extra = (ADMIN,)
         for persona in (*PERSONAS, *extra):
             yield Cell(method, path, persona)
 
@@ -210,6 +216,9 @@ class Place:
     target_role: str  # below every persona's role; the bystander holds it in some cells
     message: str = ""  # the peer's, with the peer's reaction
     owner_message: str = ""
+    webhook: dict[str, str] = field(default_factory=dict)  # the owner's, in #general
+    voice: str = ""  # a voice channel
+    media: str = ""  # the peer's upload, shared in #general
 
 
 @dataclass
@@ -223,6 +232,7 @@ class World:
     kickee: User  # joins again before each kick
     bannee: User  # banned or unbanned before each ban cell; never a member
     banned: User  # stays banned from every matrix server
+    admin: User  # a platform administrator, in no matrix server
     with_users: dict[int, User]  # member_with, by what their role grants
     place: Place = field(init=False)
 
@@ -234,6 +244,7 @@ class World:
             "member_with": self.with_users[grant],
             "owner": self.owner,
             AUTHOR: self.peer,
+            ADMIN: self.admin,
         }[persona]
 
     def build_place(self, grants: Iterable[int]) -> Place:
@@ -263,6 +274,10 @@ class World:
         place = Place(sid, general, code, target)
         place.message = self.peer_message(place)
         place.owner_message = send(live, owner, general, "the owner's")["id"]
+        hook = live.post(f"/api/channels/{general}/webhooks", owner, json={"name": "matrix"})
+        place.webhook = live.data(hook, 201)
+        place.voice = channel(live, owner, sid, name="voice", type=2)["id"]
+        place.media = self.peer_media(place)
         return place
 
     def peer_message(self, place: Place | None = None) -> str:
@@ -271,6 +286,17 @@ class World:
         message = send(self.live, self.peer, place.channel_id, "the peer's")["id"]
         self.react(self.peer, message, place)
         return str(message)
+
+    def peer_media(self, place: Place | None = None) -> str:
+        """A new file of the peer's, shared in #general."""
+        place = place or self.place
+        response = self.live.post(
+            "/api/media/upload",
+            self.peer,
+            files={"file": ("peer.txt", b"the peer's")},
+            data={"channelId": place.channel_id},
+        )
+        return str(self.live.data(response, 201)["id"])
 
     def react(self, user: User, message: str, place: Place | None = None) -> None:
         place = place or self.place
@@ -314,6 +340,7 @@ class Call:
     json: Any = None
     params: dict[str, str] | None = None
     token: str | _Caller | None = CALLER_TOKEN  # default: the caller's access token
+    files: dict[str, Any] | None = None  # sent as multipart/form-data
 
 
 @dataclass(frozen=True)
@@ -436,6 +463,31 @@ def _remove_peer_reaction(c: Ctx) -> Call:
     return Call(c.on(c.w.peer_message(), emoji=EMOJI, user_id=c.w.peer.id))
 
 
+def _thread(c: Ctx) -> str:
+    """A new thread of the owner's in #general, which anyone who sees #general sees."""
+    message = send(c.live, c.w.peer, c.w.place.channel_id, "a topic")["id"]
+    path = f"/api/channels/{c.w.place.channel_id}/messages/{message}/threads"
+    return str(c.live.data(c.live.post(path, c.w.owner, json={"name": "matrix"}), 201)["id"])
+
+
+def _start_thread(c: Ctx) -> Call:
+    """One thread per message: a fresh message of the peer's per cell."""
+    message = send(c.live, c.w.peer, c.w.place.channel_id, "a topic")["id"]
+    return Call(c.on(message), json={"name": "made by the matrix"})
+
+
+def _doomed_webhook(c: Ctx) -> Call:
+    path = f"/api/channels/{c.w.place.channel_id}/webhooks"
+    hook = c.live.data(c.live.post(path, c.w.owner, json={"name": "doomed"}), 201)
+    return Call({"webhook_id": hook["id"]})
+
+
+def _execute_webhook(c: Ctx) -> Call:
+    hook = c.w.place.webhook
+    ids = {"webhook_id": hook["id"], "webhook_token": hook["token"]}
+    return Call(ids, json={"content": "from the matrix"})
+
+
 REQUESTS: dict[str, Factory] = {
     "POST /api/auth/register": _register,
     "POST /api/auth/login": lambda c: Call(
@@ -517,6 +569,34 @@ REQUESTS: dict[str, Factory] = {
         _remove_peer_reaction
     ),
     "POST /api/channels/{channel_id}/typing": lambda c: Call(c.cid),
+    "POST /api/channels/{channel_id}/webhooks": lambda c: Call(c.cid, json={"name": "made"}),
+    "GET /api/channels/{channel_id}/webhooks": lambda c: Call(c.cid),
+    "GET /api/webhooks/{webhook_id}": lambda c: Call({"webhook_id": c.w.place.webhook["id"]}),
+    "PATCH /api/webhooks/{webhook_id}": lambda c: Call(
+        {"webhook_id": c.w.place.webhook["id"]}, json={"name": "renamed"}
+    ),
+    "DELETE /api/webhooks/{webhook_id}": _doomed_webhook,
+    "POST /api/webhooks/{webhook_id}/{webhook_token}": _execute_webhook,
+    "POST /api/voice/channels/{channel_id}/join": lambda c: Call({"channel_id": c.w.place.voice}),
+    "POST /api/voice/channels/{channel_id}/leave": lambda c: Call({"channel_id": c.w.place.voice}),
+    "GET /api/voice/channels/{channel_id}/states": lambda c: Call({"channel_id": c.w.place.voice}),
+    "GET /api/admin/stats": lambda c: Call({}),
+    "PATCH /api/admin/users/{user_id}": lambda c: Call(
+        {"user_id": c.w.bystander.id}, json={"disabled": False}
+    ),
+    "GET /api/admin/audit-log": lambda c: Call({}),
+    "GET /api/servers/{server_id}/audit-log": lambda c: Call(c.sid),
+    "POST /api/channels/{channel_id}/messages/{message_id}/threads": _start_thread,
+    "GET /api/channels/{channel_id}/threads/active": lambda c: Call(c.cid),
+    "GET /api/channels/{channel_id}/threads/archived": lambda c: Call(c.cid),
+    "GET /api/channels/{channel_id}/thread-members": lambda c: Call({"channel_id": _thread(c)}),
+    "PUT /api/channels/{channel_id}/thread-members/@me": lambda c: Call({"channel_id": _thread(c)}),
+    "DELETE /api/channels/{channel_id}/thread-members/@me": lambda c: Call(
+        {"channel_id": _thread(c)}
+    ),
+    "POST /api/media/upload": lambda c: Call({}, files={"file": ("m.txt", b"matrix")}),
+    "GET /api/media/{media_id}": lambda c: Call({"media_id": c.w.place.media}),
+    "DELETE /api/media/{media_id}": lambda c: Call({"media_id": c.w.peer_media()}),
 }
 
 
@@ -529,6 +609,7 @@ def world(live: Live) -> World:
     grants = {rule.grant for rule in rules if isinstance(rule, Rule)}
     names = ("owner", "member_without", "non_member", "peer", "bystander", "kickee", "bannee")
     users = {name: live.register() for name in (*names, "banned")}
+    users["admin"] = make_admin(live, live.register())
     world = World(live, **users, with_users={grant: live.register() for grant in sorted(grants)})
     world.place = world.build_place(sorted(grants))
     return world
@@ -596,6 +677,7 @@ def test_cell(cell: Cell, world: World) -> None:
         headers={"Authorization": f"Bearer {token}"} if token else {},
         json=call.json,
         params=call.params,
+        files=call.files,
     )
     got = _status_class(response.status_code)
     assert got == want, f"{cell}: expected {want}, got {response.status_code} {response.text[:300]}"

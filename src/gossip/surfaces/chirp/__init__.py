@@ -7,17 +7,23 @@ from fastapi.responses import Response
 
 from gossip.kit.errors import GossipError, RateLimited
 from gossip.surfaces.chirp import (
+    admin,
+    audit,
     auth,
     bans,
     channels,
     dms,
     invites,
+    media,
     members,
     messages,
     roles,
     servers,
+    threads,
     typing_start,
     users,
+    voice,
+    webhooks,
 )
 from gossip.surfaces.chirp.envelope import failure
 
@@ -27,6 +33,11 @@ PREFIX = "/api"
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     for module in (
+        # Incoming webhooks, voice signaling, administration and the audit log (issue 4).
+        webhooks,
+        voice,
+        admin,
+        audit,
         auth,
         users,
         servers,
@@ -37,7 +48,9 @@ def build_router() -> APIRouter:
         channels,
         dms,
         messages,
+        threads,
         typing_start,
+        media,
     ):
         router.include_router(module.router)
     return router

@@ -16,6 +16,9 @@ from gossip.surfaces.chirp.deps import CurrentActor, Reader, Writer, path_id
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.schemas import Body, Out
+from gossip.surfaces.chirp.threads import Duration, ThreadOut
+from gossip.threads import is_thread
+from gossip.threads import service as threads_service
 
 router = APIRouter(tags=["channels"])
 
@@ -65,10 +68,12 @@ class ChannelCreateIn(Body):
     position: Position | None = None
     nsfw: bool = False
     permissionOverwrites: list[OverwriteIn] = Field(default_factory=list, max_length=100)
+    userLimit: int = Field(default=0, ge=0, le=99, description="voice channels; 0: no limit")
 
 
 class ChannelUpdateIn(Body):
-    """Only the given fields change; `topic: null` clears it, `parentId: null` detaches."""
+    """Only the given fields change; `topic: null` clears it, `parentId: null` detaches.
+    A thread takes name, archived, locked and autoArchiveDuration."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
     topic: str | None = Field(default=None, max_length=1024)
@@ -76,6 +81,10 @@ class ChannelUpdateIn(Body):
     position: Position | None = None
     nsfw: bool | None = None
     permissionOverwrites: list[OverwriteIn] | None = Field(default=None, max_length=100)
+    userLimit: int | None = Field(default=None, ge=0, le=99, description="voice channels")
+    archived: bool | None = None
+    locked: bool | None = None
+    autoArchiveDuration: Duration | None = None
 
 
 class OverwriteOut(Out):
@@ -97,6 +106,7 @@ class ChannelOut(Out):
     lastMessageId: str | None
     createdAt: str
     serverId: str | None
+    userLimit: int | None = Field(default=None, description="voice channels only")
 
 
 class RecipientOut(Out):
@@ -150,6 +160,7 @@ async def create_channel(
             position=body.position,
             nsfw=body.nsfw,
             overwrites=[o.spec() for o in body.permissionOverwrites],
+            user_limit=body.userLimit,
         ),
     )
     return ok(view.payload(actor.user_id), status=201, message="Channel created")
@@ -158,27 +169,45 @@ async def create_channel(
 @router.get(
     "/channels/{channel_id}",
     openapi_extra=access("channel"),
-    response_model=Envelope[ChannelOut | DmChannelOut],
+    response_model=Envelope[ChannelOut | DmChannelOut | ThreadOut],
     responses=error_responses(401, 403, 404, 429),
 )
 async def get_channel(channel_id: str, actor: CurrentActor, session: Reader) -> JSON:
-    """A server channel, or a DM the caller is in (then shaped as in /users/me/channels)."""
+    """A server channel, a DM the caller is in (then shaped as in /users/me/channels), or
+    a thread (shaped as the thread routes return it)."""
     view = await channels_service.get_channel(session, actor, path_id(channel_id, "Channel"))
+    if is_thread(view.channel):
+        return ok((await threads_service.view_of(session, view.channel)).payload())
     return ok(view.payload(actor.user_id))
 
 
 @router.patch(
     "/channels/{channel_id}",
     openapi_extra=access("channel", Permission.MANAGE_CHANNELS),
-    response_model=Envelope[ChannelOut],
+    response_model=Envelope[ChannelOut | ThreadOut],
     responses=error_responses(400, 401, 403, 404, 413, 429),
 )
 async def update_channel(
     channel_id: str, body: ChannelUpdateIn, actor: CurrentActor, session: Writer
 ) -> JSON:
-    """Changing permissionOverwrites needs MANAGE_ROLES as well."""
+    """Changing permissionOverwrites needs MANAGE_ROLES as well. A thread follows the
+    threads service's rules instead (docs/api.md, Threads)."""
     given = body.model_fields_set
-    for name in ("name", "position", "nsfw", "permissionOverwrites"):
+    cid = path_id(channel_id, "Channel")
+    if await threads_service.is_thread_id(session, cid):
+        thread = await threads_service.do_update_thread(
+            session,
+            actor,
+            cid,
+            threads_service.ThreadChanges(
+                name=body.name,
+                archived=body.archived,
+                locked=body.locked,
+                auto_archive_duration=body.autoArchiveDuration,
+            ),
+        )
+        return ok(thread.payload(), message="Thread updated")
+    for name in ("name", "position", "nsfw", "permissionOverwrites", "userLimit"):
         if name in given and getattr(body, name) is None:
             raise ValidationFailed.field(name, "cannot be null")
     changes = ChannelChanges(
@@ -187,6 +216,7 @@ async def update_channel(
         parent_id=body.parentId if "parentId" in given else UNSET,
         position=body.position,
         nsfw=body.nsfw,
+        user_limit=body.userLimit,
         overwrites=(
             None
             if body.permissionOverwrites is None
@@ -206,7 +236,12 @@ async def update_channel(
     responses=error_responses(401, 403, 404, 429),
 )
 async def delete_channel(channel_id: str, actor: CurrentActor, session: Writer) -> JSON:
-    await channels_service.do_delete_channel(session, actor, path_id(channel_id, "Channel"))
+    """A thread needs MANAGE_THREADS instead. A channel's threads go with it."""
+    cid = path_id(channel_id, "Channel")
+    if await threads_service.is_thread_id(session, cid):
+        await threads_service.do_delete_thread(session, actor, cid)
+        return ok(None, message="Thread deleted")
+    await channels_service.do_delete_channel(session, actor, cid)
     return ok(None, message="Channel deleted")
 
 

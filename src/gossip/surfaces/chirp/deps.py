@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gossip.audit.service import note_reason
 from gossip.auth import service as auth_service
 from gossip.auth.subject import Actor
 from gossip.events import take
@@ -43,6 +44,8 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
 async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
     runtime = get_runtime(request)
     async with runtime.db.write_session() as session:
+        # Discord's convention: an audited action's reason may come as a header.
+        note_reason(session, request.headers.get("x-audit-log-reason"))
         yield session
         await session.commit()
         # Still holding the write connection: events leave in commit order.

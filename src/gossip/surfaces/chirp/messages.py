@@ -1,7 +1,7 @@
 """`/api` routes for messages, pins and reactions.
 
-Sending takes JSON only for now; uploads (multipart) arrive with the media work and are
-answered with a 400 until then, never a 500.
+Sending takes JSON here; a multipart/form-data send (content and files) is served by the
+form route in media.py, which FastAPI would otherwise read whole looking for JSON.
 """
 
 from __future__ import annotations

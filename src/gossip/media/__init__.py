@@ -1,0 +1,1 @@
+"""Uploaded files: storage, safety checks, and who may see them."""
