@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from gossip.auth.cache import TokenCache
 from gossip.bus import Bus
 from gossip.config import Settings, parse_rule
 from gossip.db.engine import Database
@@ -26,6 +27,7 @@ class Runtime:
     tokens: AccessTokens
     hub: Hub
     media: MediaStore
+    auth_cache: TokenCache
 
     def rule(self, bucket: str) -> Rule:
         limit, window = parse_rule(getattr(self.settings, f"rate_limit_{bucket}"))
