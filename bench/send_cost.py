@@ -53,6 +53,42 @@ async def _cpu_per_request(client: httpx.AsyncClient, path: str, n: int, **kw: A
     return 1000 * (time.process_time() - started) / n
 
 
+def fastapi_floor() -> Any:
+    """The same send shape as a bare FastAPI route: a validated JSON body, a bearer-token
+    dependency and an orjson answer; no database, no auth check. What any FastAPI route
+    of this kind costs before it does anything."""
+    from fastapi import Depends, FastAPI
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+    from pydantic import BaseModel
+
+    from gossip.surfaces.chirp.envelope import ok
+
+    app = FastAPI()
+    bearer = HTTPBearer(auto_error=False)
+
+    class Body(BaseModel):
+        content: str = ""
+        tts: bool = False
+
+    @app.post("/api/channels/{channel_id}/messages", status_code=201)
+    async def send(
+        channel_id: str,
+        body: Body,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> Any:
+        return ok({"id": "1", "channelId": channel_id, "content": body.content}, status=201)
+
+    return app
+
+
+async def _bare_cpu(app: Any, sends: int, **kw: Any) -> float:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+        path = "/api/channels/1/messages"
+        await _cpu_per_request(client, path, 50, **kw)
+        return await _cpu_per_request(client, path, sends, **kw)
+
+
 async def run(sends: int) -> dict[str, Any]:
     from bench.baseline import app as baseline_app
     from gossip.app import create_app
@@ -78,11 +114,8 @@ async def run(sends: int) -> dict[str, Any]:
             COUNTS.update(statements=0, handoffs=0)
             send_cpu = await _cpu_per_request(client, path, sends, headers=headers)
             statements, handoffs = COUNTS["statements"] / sends, COUNTS["handoffs"] / sends
-    baseline_transport = httpx.ASGITransport(app=baseline_app)
-    async with httpx.AsyncClient(transport=baseline_transport, base_url="http://b") as client:
-        path = "/api/channels/1/messages"
-        await _cpu_per_request(client, path, 50)
-        baseline_cpu = await _cpu_per_request(client, path, sends)
+    baseline_cpu = await _bare_cpu(baseline_app, sends)
+    floor_cpu = await _bare_cpu(fastapi_floor(), sends, headers=headers)
     return {
         "bench": "send_cost",
         "database": settings.resolved_database_url.split(":")[0],
@@ -92,6 +125,7 @@ async def run(sends: int) -> dict[str, Any]:
         "send_cpu_ms": round(send_cpu, 3),
         "baseline_cpu_ms": round(baseline_cpu, 3),
         "baseline_cpu_vs_send": round(baseline_cpu / send_cpu, 3),
+        "fastapi_floor_cpu_ms": round(floor_cpu, 3),
         "loadavg_1m": os.getloadavg()[0],
         "python": sys.version.split()[0],
     }
