@@ -23,6 +23,7 @@ from typing import Any
 
 import aiosqlite
 import httpx
+from pydantic import BaseModel
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -53,27 +54,28 @@ async def _cpu_per_request(client: httpx.AsyncClient, path: str, n: int, **kw: A
     return 1000 * (time.process_time() - started) / n
 
 
+class FloorBody(BaseModel):
+    # At module level: annotations are strings here, and FastAPI must resolve this one.
+    content: str = ""
+    tts: bool = False
+
+
 def fastapi_floor() -> Any:
     """The same send shape as a bare FastAPI route: a validated JSON body, a bearer-token
     dependency and an orjson answer; no database, no auth check. What any FastAPI route
     of this kind costs before it does anything."""
     from fastapi import Depends, FastAPI
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-    from pydantic import BaseModel
 
     from gossip.surfaces.chirp.envelope import ok
 
     app = FastAPI()
     bearer = HTTPBearer(auto_error=False)
 
-    class Body(BaseModel):
-        content: str = ""
-        tts: bool = False
-
     @app.post("/api/channels/{channel_id}/messages", status_code=201)
     async def send(
         channel_id: str,
-        body: Body,
+        body: FloorBody,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     ) -> Any:
         return ok({"id": "1", "channelId": channel_id, "content": body.content}, status=201)
