@@ -18,6 +18,8 @@ from gossip.db.engine import connect
 from gossip.gateway.connection import gateway_endpoint
 from gossip.gateway.hub import Hub
 from gossip.gateway.presence import build_presence
+from gossip.hooks.outbox import Outbox
+from gossip.hooks.worker import Worker
 from gossip.kit import ids
 from gossip.kit.ratelimit import build_rate_limiter
 from gossip.kit.security import AccessTokens, PasswordHashing
@@ -52,6 +54,10 @@ def build_runtime(settings: Settings) -> Runtime:
     db = connect(settings.resolved_database_url)
     bus = build_bus(settings.redis_url, settings.redis_prefix)
     presence = build_presence(settings.redis_url, settings.redis_prefix)
+    outbox = Outbox()
+    db.before_commit.append(outbox.stage)
+    db.after_commit.append(outbox.after_commit)
+    bus.subscribe(outbox.on_bus_event)
     return Runtime(
         settings=settings,
         db=db,
@@ -63,6 +69,7 @@ def build_runtime(settings: Settings) -> Runtime:
         tokens=AccessTokens(settings.resolved_secret_key, settings.access_token_ttl),
         hub=Hub(db, bus, presence, gateway_limits(settings)),
         media=media_service.build(settings),
+        outbox=outbox,
     )
 
 
@@ -95,7 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.bus.start()
         await runtime.hub.start()
+        worker: Worker | None = None
+        if settings.webhook_worker:
+            worker = Worker(runtime.db, settings)
+            runtime.outbox.on_enqueued(worker.wake)
+            await worker.start()
         yield
+        if worker is not None:
+            await worker.close()
         await runtime.hub.close()
         await runtime.bus.close()
         await runtime.limiter.close()

@@ -1,4 +1,4 @@
-"""The `gossip` command: serve, migrate, create-admin."""
+"""The `gossip` command: serve, worker, migrate, create-admin."""
 
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=False,
         **websocket_options(settings),
     )
+    return 0
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    """The webhook delivery worker alone: for deployments that run it apart from the
+    HTTP servers (GOSSIP_WEBHOOK_WORKER=false on those)."""
+    from gossip.app import claim_worker_id
+    from gossip.hooks.worker import run_forever
+    from gossip.kit import ids
+
+    settings = Settings()
+    _migrate(settings)
+    ids.configure(claim_worker_id(settings))
+    asyncio.run(run_forever(settings))
     return 0
 
 
@@ -114,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int)
     serve.set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    commands.add_parser(
+        "worker", help="deliver outgoing webhooks (also runs inside serve)"
+    ).set_defaults(run=cmd_worker)
     admin = commands.add_parser("create-admin", help="create a platform administrator")
     admin.add_argument("--email", required=True)
     admin.add_argument("--username", required=True)

@@ -406,3 +406,89 @@ class MediaFile(Base):
     width: Mapped[int | None] = mapped_column()
     height: Mapped[int | None] = mapped_column()
     has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- outgoing webhooks and the event bus (issue 5) -----------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """Where a developer wants events POSTed: a spec 001 webhook or a spec 000 listener.
+
+    `secret` is kept as issued (docs/decisions.md): the server must sign with it.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    owner_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The API key that registered it; no foreign key, a revoked key keeps its endpoints.
+    key_id: Mapped[int | None] = mapped_column(Snowflake)
+    kind: Mapped[str] = mapped_column(String(16))  # "webhook" (spec 001), "listener" (000)
+    # Registered with a live key. Gossip's own events reach live endpoints only; a test
+    # key's spec 000 publishes reach only test ones (test keys never touch live data).
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    # Unix ms of the first failure since the last success; None while healthy.
+    failing_since: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookSubscription(Base):
+    """One event type an endpoint wants ("*" for all it may receive): the indexed side of
+    `WebhookEndpoint.events`, so finding the endpoints of an event is one lookup."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    event_type: Mapped[str] = mapped_column(String(128), primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_id: Mapped[int] = mapped_column(Snowflake)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one endpoint. Written in the transaction of the change that
+    caused it; `id` is the `webhook-id` every attempt carries."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The worker's claim: due pending rows in order.
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    endpoint_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[str] = mapped_column(String(128))
+    # The exact bytes POSTed (and signed), so every retry sends the same body.
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Unix ms. A claimed row is leased by moving this into the future: a worker killed
+    # mid-delivery leaves it due again once the lease runs out.
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    last_status: Mapped[int | None] = mapped_column()
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: what came back and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery_id_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    delivery_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    status_code: Mapped[int | None] = mapped_column()
+    latency_ms: Mapped[int] = mapped_column()
+    error: Mapped[str | None] = mapped_column(String(300))
