@@ -25,7 +25,7 @@ from gossip.kit.ratelimit import build_rate_limiter
 from gossip.kit.security import AccessTokens, PasswordHashing
 from gossip.media import service as media_service
 from gossip.runtime import Runtime
-from gossip.surfaces import chirp, errors
+from gossip.surfaces import chirp, errors, v1
 from gossip.surfaces.middleware import BodyLimit, RateLimitHeaders
 
 log = logging.getLogger("gossip")
@@ -131,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.register_renderer(chirp.PREFIX, chirp.render_error)
     errors.install(app)
     app.include_router(chirp.build_router())
+    # The developer API (spec 001): key auth, metering, its own error body.
+    v1.install(app)
     # Multipart forms of JSON routes (files), and the bytes at /media/….
     chirp.media.install(app)
 
@@ -152,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(v1.Meter, prefix=v1.PREFIX)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(
         BodyLimit,

@@ -1,4 +1,4 @@
-"""The `gossip` command: serve, worker, migrate, create-admin."""
+"""The `gossip` command: serve, worker, migrate, create-admin, set-plan."""
 
 from __future__ import annotations
 
@@ -117,6 +117,38 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         return 1
 
 
+async def _set_plan(settings: Settings, who: str, plan: str, daily_limit: int | None) -> int:
+    from gossip.app import build_runtime
+    from gossip.developer import service as developer
+
+    runtime = build_runtime(settings)
+    try:
+        async with runtime.db.write_session() as session:
+            user = await developer.find_user(session, who)
+            data = await developer.do_set_plan(session, user, plan, daily_limit)
+            await session.commit()
+        print(
+            f"{user.username} ({user.id}) is on {data['plan']}: "
+            f"{data['dailyLimit']} requests/day per key"
+        )
+        return 0
+    finally:
+        await runtime.db.dispose()
+
+
+def cmd_set_plan(args: argparse.Namespace) -> int:
+    settings = Settings()
+    _migrate(settings)
+    from gossip.kit.errors import GossipError
+
+    try:
+        return asyncio.run(_set_plan(settings, args.user, args.plan, args.daily_limit))
+    except GossipError as error:
+        details = "; ".join(f"{d['field']} {d['message']}" for d in error.details)
+        print(f"error: {error.message}{': ' + details if details else ''}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -136,5 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--username", required=True)
     admin.add_argument("--password", help="or GOSSIP_ADMIN_PASSWORD, or asked for")
     admin.set_defaults(run=cmd_create_admin)
+    plan = commands.add_parser("set-plan", help="set an account's developer API plan")
+    plan.add_argument("user", help="the account's id, username or email")
+    plan.add_argument("plan", choices=["free", "pro", "scale"])
+    plan.add_argument(
+        "--daily-limit", type=int, help="requests per key per UTC day (scale only, required)"
+    )
+    plan.set_defaults(run=cmd_set_plan)
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

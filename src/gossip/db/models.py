@@ -7,13 +7,14 @@ neighbouring pages.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -64,6 +65,10 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The developer API plan (issue 5), set by an administrator: free, pro or scale.
+    plan: Mapped[str] = mapped_column(String(8), default="free", server_default="free")
+    # Scale's daily request cap per key; None on free and pro (their caps are fixed).
+    plan_daily_limit: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuthSession(Base):
@@ -406,6 +411,57 @@ class MediaFile(Base):
     width: Mapped[int | None] = mapped_column()
     height: Mapped[int | None] = mapped_column()
     has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- developer API (issue 5) -----------------------------------------------------------------
+
+
+class ApiKey(Base):
+    """A developer API key. Only the SHA-256 digest of the secret is kept; `prefix` and
+    `last4` let its owner recognise it afterwards."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    mode: Mapped[str] = mapped_column(String(4))  # live or test
+    name: Mapped[str | None] = mapped_column(String(80))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    last4: Mapped[str] = mapped_column(String(4))
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiKeyDay(Base):
+    """Requests a key was admitted on one UTC day: the daily cap is counted here, with one
+    atomic conditional upsert per request, so it holds across processes and engines."""
+
+    __tablename__ = "api_key_days"
+
+    key_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ApiUsage(Base):
+    """Metered usage of a key per UTC day and price category. Cost in pico-USD (10^-12):
+    bandwidth is 100 pico-USD a byte, so every price is a whole number."""
+
+    __tablename__ = "api_usage"
+
+    key_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_pico: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # --- outgoing webhooks and the event bus (issue 5) -----------------------------------------

@@ -12,6 +12,7 @@ from gossip.surfaces.chirp import (
     auth,
     bans,
     channels,
+    developer,
     dms,
     invites,
     media,
@@ -51,6 +52,8 @@ def build_router() -> APIRouter:
         threads,
         typing_start,
         media,
+        # The dashboard's API of the developer platform (issue 5).
+        developer,
     ):
         router.include_router(module.router)
     return router

@@ -1,7 +1,7 @@
 """outgoing webhooks and spec 000 listeners: endpoints, subscriptions, the outbox, attempts
 
-Revision ID: 0007_outgoing_webhooks
-Revises: 0006_webhooks_voice_audit
+Revision ID: 0008_outgoing_webhooks
+Revises: 0007_developer_api
 Create Date: 2026-11-24 10:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_outgoing_webhooks"
-down_revision: str | None = "0006_webhooks_voice_audit"
+revision: str = "0008_outgoing_webhooks"
+down_revision: str | None = "0007_developer_api"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
