@@ -25,7 +25,7 @@ from gossip.kit.ratelimit import build_rate_limiter
 from gossip.kit.security import AccessTokens, PasswordHashing
 from gossip.media import service as media_service
 from gossip.runtime import Runtime
-from gossip.surfaces import chirp, errors, v1
+from gossip.surfaces import chirp, details, errors, v1
 from gossip.surfaces.middleware import BodyLimit, RateLimitHeaders
 
 log = logging.getLogger("gossip")
@@ -133,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chirp.build_router())
     # The developer API (spec 001): key auth, metering, its own error body.
     v1.install(app)
+    # Spec 000's unversioned GET /details.
+    app.include_router(details.router)
     # Multipart forms of JSON routes (files), and the bytes at /media/….
     chirp.media.install(app)
 

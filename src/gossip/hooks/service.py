@@ -231,22 +231,13 @@ async def list_endpoints(
 
 
 async def list_deliveries(
-    session: AsyncSession, who: Owner, endpoint_id: int, *, cursor: str | None, limit: int
-) -> tuple[list[dict[str, Any]], str | None]:
+    session: AsyncSession, who: Owner, endpoint_id: int, *, before: int | None, limit: int
+) -> list[tuple[WebhookDelivery, dict[str, Any]]]:
+    """Up to `limit` deliveries older than `before`, newest first, with their views."""
     endpoint = await access_endpoint(session, who, endpoint_id)
-    before = None
-    if cursor:
-        before = ids.parse_id(cursor.removeprefix(DELIVERY_PREFIX))
-        if before is None:
-            raise ValidationFailed.field("cursor", "not a cursor this API gave")
-    rows = list(
-        await repository.deliveries_of(session, endpoint.id, before=before, limit=limit + 1)
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows = list(await repository.deliveries_of(session, endpoint.id, before=before, limit=limit))
     attempts = await repository.attempts_of(session, [r.id for r in rows])
-    items = [delivery_view(r, attempts[r.id]) for r in rows]
-    return items, (f"{DELIVERY_PREFIX}{rows[-1].id}" if more and rows else None)
+    return [(r, delivery_view(r, attempts[r.id])) for r in rows]
 
 
 async def get_delivery(

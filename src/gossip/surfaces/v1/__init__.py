@@ -20,13 +20,13 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from gossip.surfaces import errors
-from gossip.surfaces.v1 import pricing, profiles, usage
+from gossip.surfaces.v1 import eventbus, pricing, profiles, usage, webhooks
 from gossip.surfaces.v1.meter import Meter
 from gossip.surfaces.v1.render import render_error
 
 PREFIX = "/v1"
 
-ROUTES = (pricing, usage, profiles)
+ROUTES = (pricing, usage, profiles, webhooks, eventbus)
 
 
 def build_router() -> APIRouter:
