@@ -18,8 +18,8 @@ from gossip.hooks import service as hooks
 from gossip.surfaces.chirp.deps import RuntimeDep
 from gossip.surfaces.v1.deps import ApiKey, Reader, Writer
 from gossip.surfaces.v1.pagination import parse_public_id
-from gossip.surfaces.v1.render import JSON, error_responses
-from gossip.surfaces.v1.webhooks import DeletedOut, who
+from gossip.surfaces.v1.render import JSON
+from gossip.surfaces.v1.webhooks import ERRORS, DeletedOut, who
 
 router = APIRouter(tags=["v1 event bus"])
 
@@ -65,7 +65,7 @@ def _view(endpoint: Any, secret: str | None = None) -> dict[str, Any]:
 @router.post(
     "/core/messages/new/{event_type}",
     response_model=PublishOut,
-    responses=error_responses(400, 401, 403, 429),
+    responses=ERRORS,
 )
 async def publish(
     event_type: EventType, body: PublishIn, key: ApiKey, session: Writer, rt: RuntimeDep
@@ -89,7 +89,7 @@ async def _register(
     "/core/messages/register/{event_type}",
     status_code=201,
     response_model=ListenerOut,
-    responses=error_responses(400, 401, 403, 429),
+    responses=ERRORS,
 )
 async def register(
     event_type: EventType, body: RegisterIn, key: ApiKey, session: Writer, rt: RuntimeDep
@@ -101,7 +101,7 @@ async def register(
     "/core/messages/register",
     status_code=201,
     response_model=ListenerOut,
-    responses=error_responses(400, 401, 403, 429),
+    responses=ERRORS,
 )
 async def register_all(body: RegisterIn, key: ApiKey, session: Writer, rt: RuntimeDep) -> JSON:
     """No event type: every event the key may receive."""
@@ -111,7 +111,7 @@ async def register_all(body: RegisterIn, key: ApiKey, session: Writer, rt: Runti
 @router.get(
     "/core/messages/listeners",
     response_model=ListenerList,
-    responses=error_responses(401, 429),
+    responses=ERRORS,
 )
 async def list_listeners(key: ApiKey, session: Reader) -> JSON:
     found = await hooks.list_endpoints(session, await who(session, key), "listener")
@@ -124,7 +124,7 @@ ListenerId = Annotated[str, Path(max_length=40, description="`wh_…`")]
 @router.delete(
     "/core/messages/listeners/{listener_id}",
     response_model=DeletedOut,
-    responses=error_responses(401, 404, 429),
+    responses=ERRORS,
 )
 async def remove_listener(listener_id: ListenerId, key: ApiKey, session: Writer) -> JSON:
     owner = await who(session, key)
@@ -136,7 +136,7 @@ async def remove_listener(listener_id: ListenerId, key: ApiKey, session: Writer)
 @router.post(
     "/core/messages/listeners/{listener_id}/rotate-secret",
     response_model=ListenerOut,
-    responses=error_responses(401, 404, 429),
+    responses=ERRORS,
 )
 async def rotate_listener_secret(listener_id: ListenerId, key: ApiKey, session: Writer) -> JSON:
     owner = await who(session, key)

@@ -23,6 +23,10 @@ from gossip.surfaces.v1.render import JSON, error_responses
 
 router = APIRouter(tags=["v1 webhooks"])
 
+# Every route: the key (401, 403 disabled owner, 429 daily cap), the body or query (400,
+# 413), the IDs in the path (404).
+ERRORS = error_responses(400, 401, 403, 404, 413, 429)
+
 EndpointId = Annotated[str, Path(max_length=40, description="`wh_…`")]
 DeliveryId = Annotated[str, Path(max_length=40, description="`msg_…`, the webhook-id")]
 NoNul = r"^[^\x00]*$"
@@ -105,7 +109,7 @@ def _delivery_id(value: str) -> int:
     return parse_public_id("msg", value, "Delivery")
 
 
-@router.get("/webhooks/event-types", response_model=EventTypesOut)
+@router.get("/webhooks/event-types", response_model=EventTypesOut, responses=ERRORS)
 async def event_types(key: ApiKey) -> JSON:
     """Gossip's event types an endpoint can subscribe to ("*": all it may see)."""
     return JSON({"items": sorted(catalog.GOSSIP_EVENTS)})
@@ -115,7 +119,7 @@ async def event_types(key: ApiKey) -> JSON:
     "/webhooks",
     status_code=201,
     response_model=EndpointOut,
-    responses=error_responses(400, 401, 403, 429),
+    responses=ERRORS,
 )
 async def create_endpoint(body: EndpointIn, key: ApiKey, session: Writer, rt: RuntimeDep) -> JSON:
     owner = await who(session, key)
@@ -127,7 +131,7 @@ async def create_endpoint(body: EndpointIn, key: ApiKey, session: Writer, rt: Ru
     return JSON(hooks.endpoint_view(endpoint, secret), status_code=201)
 
 
-@router.get("/webhooks", response_model=EndpointList, responses=error_responses(401, 429))
+@router.get("/webhooks", response_model=EndpointList, responses=ERRORS)
 async def list_endpoints(key: ApiKey, session: Reader) -> JSON:
     found = await hooks.list_endpoints(session, await who(session, key))
     return JSON({"items": [hooks.endpoint_view(e) for e in found], "next_cursor": None})
@@ -136,7 +140,7 @@ async def list_endpoints(key: ApiKey, session: Reader) -> JSON:
 @router.get(
     "/webhooks/{endpoint_id}",
     response_model=EndpointOut,
-    responses=error_responses(401, 404, 429),
+    responses=ERRORS,
 )
 async def get_endpoint(endpoint_id: EndpointId, key: ApiKey, session: Reader) -> JSON:
     owner = await who(session, key)
@@ -147,7 +151,7 @@ async def get_endpoint(endpoint_id: EndpointId, key: ApiKey, session: Reader) ->
 @router.patch(
     "/webhooks/{endpoint_id}",
     response_model=EndpointOut,
-    responses=error_responses(400, 401, 403, 404, 429),
+    responses=ERRORS,
 )
 async def update_endpoint(
     endpoint_id: EndpointId, body: EndpointPatch, key: ApiKey, session: Writer, rt: RuntimeDep
@@ -180,7 +184,7 @@ async def update_endpoint(
 @router.delete(
     "/webhooks/{endpoint_id}",
     response_model=DeletedOut,
-    responses=error_responses(401, 404, 429),
+    responses=ERRORS,
 )
 async def delete_endpoint(endpoint_id: EndpointId, key: ApiKey, session: Writer) -> JSON:
     owner = await who(session, key)
@@ -191,7 +195,7 @@ async def delete_endpoint(endpoint_id: EndpointId, key: ApiKey, session: Writer)
 @router.post(
     "/webhooks/{endpoint_id}/rotate-secret",
     response_model=EndpointOut,
-    responses=error_responses(401, 404, 429),
+    responses=ERRORS,
 )
 async def rotate_secret(endpoint_id: EndpointId, key: ApiKey, session: Writer) -> JSON:
     """A new secret, shown once; the previous one signs nothing from now on."""
@@ -203,7 +207,7 @@ async def rotate_secret(endpoint_id: EndpointId, key: ApiKey, session: Writer) -
 @router.get(
     "/webhooks/{endpoint_id}/deliveries",
     response_model=DeliveryList,
-    responses=error_responses(400, 401, 404, 429),
+    responses=ERRORS,
 )
 async def list_deliveries(
     endpoint_id: EndpointId, key: ApiKey, session: Reader, page: Page
@@ -221,7 +225,7 @@ async def list_deliveries(
 @router.get(
     "/webhooks/{endpoint_id}/deliveries/{delivery_id}",
     response_model=DeliveryOut,
-    responses=error_responses(401, 404, 429),
+    responses=ERRORS,
 )
 async def get_delivery(
     endpoint_id: EndpointId, delivery_id: DeliveryId, key: ApiKey, session: Reader
@@ -237,7 +241,7 @@ async def get_delivery(
     "/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver",
     status_code=202,
     response_model=DeliveryOut,
-    responses=error_responses(401, 404, 429),
+    responses=ERRORS,
 )
 async def redeliver(
     endpoint_id: EndpointId, delivery_id: DeliveryId, key: ApiKey, session: Writer
