@@ -33,6 +33,7 @@ from gossip.kit import ids
 log = logging.getLogger("gossip.webhooks")
 
 _MAX_RESPONSE_BYTES = 64 * 1024
+_CONNECTIONS_PER_CLIENT = 4
 
 
 def webhook_id(delivery_id: int) -> str:
@@ -64,19 +65,27 @@ class Worker:
         self._outcomes: list[Outcome] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
+        self._turn = 0
 
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.webhook_timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(
-                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-            ),
-            trust_env=False,  # a proxy from the environment would bypass the address checks
-        )
+        # Several small clients, taken in turn: one httpx pool's bookkeeping grows with its
+        # connections, and with 64 in one pool it, not the network, limits the rate
+        # (docs/performance.md).
+        per_client = min(_CONNECTIONS_PER_CLIENT, self.concurrency)
+        self._clients = [
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.webhook_timeout),
+                follow_redirects=False,
+                limits=httpx.Limits(
+                    max_connections=per_client, max_keepalive_connections=per_client
+                ),
+                trust_env=False,  # a proxy from the environment would bypass the address checks
+            )
+            for _ in range(-(-self.concurrency // per_client))
+        ]
         loop = asyncio.get_running_loop()
         self._loops = [loop.create_task(self._claim_loop()), loop.create_task(self._record_loop())]
 
@@ -86,8 +95,8 @@ class Worker:
         for task in [*self._loops, *self._tasks]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._client is not None:
-            await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     def wake(self) -> None:
         """Something was just enqueued in this process: look now, not at the next poll."""
@@ -155,13 +164,14 @@ class Worker:
         self._ready.set()
 
     async def _post(self, row: repository.Claimed) -> int:
-        assert self._client is not None
+        self._turn = (self._turn + 1) % len(self._clients)
+        client = self._clients[self._turn]
         target = await netguard.target(row.url, allow_private=self.settings.webhook_allow_private)
         body = row.body.encode()
         headers = signing.headers(row.secret, webhook_id(row.id), int(time.time()), body)
         headers["host"] = target.host
         extensions = {"sni_hostname": target.server_name}
-        async with self._client.stream(
+        async with client.stream(
             "POST", target.url, content=body, headers=headers, extensions=extensions
         ) as response:
             # Read a little (so the connection can be reused), never a whole large body.
