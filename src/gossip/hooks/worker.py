@@ -34,6 +34,7 @@ log = logging.getLogger("gossip.webhooks")
 
 _MAX_RESPONSE_BYTES = 64 * 1024
 _CONNECTIONS_PER_CLIENT = 4
+_RECORD_GATHER = 0.005  # seconds
 
 
 def webhook_id(delivery_id: int) -> str:
@@ -59,6 +60,7 @@ class Worker:
         self.schedule = retry_schedule(settings)
         self.concurrency = settings.webhook_concurrency
         self.inflight = 0
+        self._batch = max(1, self.concurrency // 4)
         self._wake = asyncio.Event()
         self._slot = asyncio.Event()
         self._ready = asyncio.Event()
@@ -121,7 +123,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         while True:
             free = self.concurrency - self.inflight
-            if free <= 0:
+            # Claim in batches: a claim is a write transaction, dear per row when small.
+            if free <= 0 or (self.inflight and free < self._batch):
                 self._slot.clear()
                 await self._slot.wait()
                 continue
@@ -187,6 +190,8 @@ class Worker:
     async def _record_loop(self) -> None:
         while True:
             await self._ready.wait()
+            # Let the outcomes finishing together share one transaction.
+            await asyncio.sleep(_RECORD_GATHER)
             self._ready.clear()
             batch, self._outcomes = self._outcomes, []
             if not batch:
