@@ -58,6 +58,7 @@ from schemathesis.core.parameters import ParameterLocation
 from gossip.app import create_app
 from gossip.config import Settings
 from gossip.db.engine import connect
+from gossip.developer import repository as developer_repository
 from gossip.users import repository as users_repository
 from tests.live import Live, User, live_server
 
@@ -178,6 +179,8 @@ class World:
     outsider: User  # in none of them, and banned from each (so the ban routes have one)
     disabled: User  # an account an administrator disabled after it signed in
     shared: dict[str, str] = field(default_factory=dict)
+    # Each user's live developer API key (/v1 takes those instead of access tokens).
+    api_keys: dict[str, str] = field(default_factory=dict)
     session: requests.Session = field(default_factory=requests.Session)
     statuses: dict[tuple[str, str], Counter[int]] = field(
         default_factory=lambda: defaultdict(Counter)
@@ -246,6 +249,12 @@ class World:
         ids["recipients"] = self.member.id
         if "/thread-members" in path and "threadid" in ids:
             ids["channelid"] = ids["threadid"]
+        ids["username"] = self.owner.username  # /v1/profiles/{username}
+        if "{key_id}" in path:
+            # A key of the caller's own to revoke (others' are 404 by design).
+            holder = self.member if actor == "member" else self.owner
+            made = self.live.post("/api/developer/keys", holder, json={"mode": "test"})
+            ids["keyid"] = self.live.data(made, 201)["id"]
         return ids, disposable
 
     def dispose(self, ids: dict[str, str]) -> None:
@@ -264,6 +273,8 @@ class World:
             return None
         if actor == "bad_token":
             return "not-a-token"
+        if operation[1].startswith("/v1/"):
+            return self.api_keys[actor]
         if actor == "disabled":
             # Its own tokens even for logout and refresh: it cannot log in for new ones.
             refresh = SESSION_OPERATIONS.get(operation) == "refresh"
@@ -358,6 +369,23 @@ def disable_account(live: Live, user: User) -> None:
     assert live.get("/api/users/me", user).status_code == 403
 
 
+def unlimited_plans(live: Live, users: list[User]) -> None:
+    """Scale plans with a cap these runs never reach: the daily cap is a plan's, not abuse
+    protection, so GOSSIP_RATE_LIMITS=false leaves it on (docs/developer.md)."""
+
+    async def run() -> None:
+        database = connect(live.settings.resolved_database_url)
+        try:
+            async with database.write_session() as session:
+                for user in users:
+                    await developer_repository.set_plan(session, int(user.id), "scale", 10**9)
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
 @pytest.fixture(scope="module")
 def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     # A server of its own: the generated requests rename users, create servers and so on,
@@ -372,7 +400,12 @@ def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
             outsider=live.register(f"out{uuid.uuid4().hex[:8]}"),
             disabled=live.register(f"dis{uuid.uuid4().hex[:8]}"),
         )
+        for actor in ("owner", "member", "outsider", "disabled"):
+            user = getattr(world, actor)
+            made = live.post("/api/developer/keys", user, json={"mode": "live"})
+            world.api_keys[actor] = live.data(made, 201)["secret"]
         disable_account(live, world.disabled)
+        unlimited_plans(live, [world.owner, world.member, world.outsider])
         world.shared = world.build()
         try:
             yield world
@@ -417,7 +450,13 @@ def test_authenticated_operations_refuse_who_has_no_usable_session(world: World)
     for an operation; here none is left to chance. No body is sent: authentication comes
     before reading it, and an unreadable one would be a 400 whoever sent it.
     """
-    ids = {**world.shared, "userid": world.member.id, "overwriteid": world.shared["roleid"]}
+    ids = {
+        **world.shared,
+        "userid": world.member.id,
+        "overwriteid": world.shared["roleid"],
+        "username": world.owner.username,
+        "keyid": "key_1",  # refused before it is looked at
+    }
     wrong: list[str] = []
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():
