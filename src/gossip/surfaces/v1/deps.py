@@ -34,6 +34,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gossip.developer import pricing
 from gossip.developer import service as developer
+from gossip.developer.batching import MeterBatcher, MeterWork
 from gossip.developer.pricing import Category
 from gossip.developer.service import KeyContext
 from gossip.kit.errors import PaymentRequired, RateLimited, Unauthorized
@@ -83,13 +84,9 @@ def cap_headers(limit: int, count: int | None, now_ms: int, reset_ms: int) -> di
 
 
 async def admit(request: Request, key: KeyContext) -> int | None:
-    """Counts the request against the key's daily cap in its own transaction."""
-    runtime = get_runtime(request)
-    now = utcnow()
-    async with runtime.db.write_session() as session:
-        count = await developer.do_admit(session, key, now)
-        await session.commit()
-    return count
+    """Counts the request against the key's daily cap (committed before it goes on)."""
+    batcher: MeterBatcher = request.app.state.v1_meter
+    return await batcher.submit(MeterWork(key, utcnow(), admit=True, record=False))
 
 
 async def api_key(
@@ -98,8 +95,7 @@ async def api_key(
 ) -> KeyContext:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Missing API key: send Authorization: Bearer gsk_…")
-    runtime = get_runtime(request)
-    async with runtime.db.read_session() as session:
+    async with get_runtime(request).db.read_session() as session:
         key = await developer.authenticate(session, credentials.credentials)
     request.state.v1_key = key
     if request.method not in READ_METHODS:
