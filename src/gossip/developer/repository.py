@@ -70,12 +70,26 @@ async def admit_requests(
     """Admits up to `wanted` requests against the key's daily cap, atomically; returns the
     day's count BEFORE them (the caller admits min(wanted, limit - before)).
 
-    The first statement is an upsert whose update changes nothing: it creates the day's
-    row if needed, locks it (PostgreSQL: until the transaction ends; SQLite: the write
-    transaction already excludes every other writer) and returns its count. The second
-    adds what fits. So concurrent requests, in any number of processes, are admitted
-    exactly up to the cap, in two statements per key however many wait.
+    Usually one statement: a conditional upsert adding all of them if they fit. Otherwise
+    an upsert whose update changes nothing creates the day's row if needed, locks it
+    (PostgreSQL: until the transaction ends; SQLite: the write transaction already
+    excludes every other writer) and returns its count, and an update adds what fits.
+    Either way the row is decided under its lock, so concurrent requests, in any number of
+    processes, are admitted exactly up to the cap.
     """
+    # The usual case, everything fits: one conditional upsert that adds them all.
+    if wanted <= limit:
+        fits = _insert(session, ApiKeyDay).values(key_id=key_id, day=day, requests=wanted)
+        fits = fits.on_conflict_do_update(
+            index_elements=[ApiKeyDay.key_id, ApiKeyDay.day],
+            set_={"requests": ApiKeyDay.requests + wanted},
+            where=ApiKeyDay.requests + wanted <= limit,
+        ).returning(ApiKeyDay.requests)
+        after = await session.scalar(fits)
+        if after is not None:
+            return int(after) - wanted
+    # Near the cap: lock the row and read its count (an upsert that changes nothing),
+    # then add what still fits.
     stmt = _insert(session, ApiKeyDay).values(key_id=key_id, day=day, requests=0)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ApiKeyDay.key_id, ApiKeyDay.day],
