@@ -58,8 +58,10 @@ from schemathesis.core.parameters import ParameterLocation
 from gossip.app import create_app
 from gossip.config import Settings
 from gossip.db.engine import connect
+from gossip.developer import repository as developer_repository
 from gossip.users import repository as users_repository
 from tests.live import Live, User, live_server
+from tests.surfaces.chirp.admins import make_admin
 
 # Fixed, so a failure in CI reproduces locally; derandomized generation makes the seed the
 # only source of the cases (no example database either).
@@ -146,7 +148,17 @@ coverage_schema = schemathesis.openapi.from_dict(
 EMOJI = "👍"
 # Path parameter keys (see `_key`) of everything `World.build` can make.
 EVERYTHING = frozenset(
-    {"serverid", "roleid", "overwriteid", "channelid", "messageid", "emoji", "mediaid"}
+    {
+        "serverid",
+        "roleid",
+        "overwriteid",
+        "channelid",
+        "messageid",
+        "emoji",
+        "mediaid",
+        "webhookid",
+        "webhooktoken",
+    }
 )
 
 
@@ -177,7 +189,10 @@ class World:
     member: User  # joined every server built here, with no role
     outsider: User  # in none of them, and banned from each (so the ban routes have one)
     disabled: User  # an account an administrator disabled after it signed in
+    admin: User  # a platform administrator (gossip create-admin), in no server here
     shared: dict[str, str] = field(default_factory=dict)
+    # Each user's live developer API key (/v1 takes those instead of access tokens).
+    api_keys: dict[str, str] = field(default_factory=dict)
     session: requests.Session = field(default_factory=requests.Session)
     statuses: dict[tuple[str, str], Counter[int]] = field(
         default_factory=lambda: defaultdict(Counter)
@@ -199,7 +214,7 @@ class World:
         if needs & {"roleid", "overwriteid"}:
             role = live.post(f"/api/servers/{sid}/roles", owner, json={"name": "tester"})
             ids["roleid"] = live.data(role, 201)["id"]
-        if needs & {"channelid", "messageid", "emoji"}:
+        if needs & {"channelid", "messageid", "emoji", "webhookid", "webhooktoken"}:
             channels = live.data(live.get(f"/api/servers/{sid}/channels", owner))
             cid = ids["channelid"] = next(c["id"] for c in channels if c["name"] == "general")
             # A thread too: the thread-member routes name one where the others a channel.
@@ -207,6 +222,9 @@ class World:
             path = f"/api/channels/{cid}/messages/{live.data(start, 201)['id']}/threads"
             thread = live.post(path, owner, json={"name": "schemathesis"})
             ids["threadid"] = live.data(thread, 201)["id"]
+            voice = {"name": "voice", "type": 2}
+            made = live.post(f"/api/servers/{sid}/channels", owner, json=voice)
+            ids["voicechannelid"] = live.data(made, 201)["id"]
         if "overwriteid" in needs:
             overwrite = {"type": 0, "allow": "0", "deny": "0"}
             path = f"/api/channels/{cid}/permissions/{ids['roleid']}"
@@ -214,6 +232,10 @@ class World:
         if needs & {"messageid", "emoji"}:
             message = live.post(f"/api/channels/{cid}/messages", owner, json={"content": "hi"})
             mid = ids["messageid"] = live.data(message, 201)["id"]
+        if needs & {"webhookid", "webhooktoken"}:
+            hook = live.post(f"/api/channels/{cid}/webhooks", owner, json={"name": "fuzzed"})
+            made = live.data(hook, 201)
+            ids["webhookid"], ids["webhooktoken"] = made["id"], made["token"]
         if "mediaid" in needs:
             upload = live.post("/api/media/upload", owner, files={"file": ("a.txt", b"hi")})
             ids["mediaid"] = live.data(upload, 201)["id"]
@@ -246,6 +268,14 @@ class World:
         ids["recipients"] = self.member.id
         if "/thread-members" in path and "threadid" in ids:
             ids["channelid"] = ids["threadid"]
+        if path.startswith("/api/voice/") and "voicechannelid" in ids:
+            ids["channelid"] = ids["voicechannelid"]
+        ids["username"] = self.owner.username  # /v1/profiles/{username}
+        if "{key_id}" in path:
+            # A key of the caller's own to revoke (others' are 404 by design).
+            holder = self.member if actor == "member" else self.owner
+            made = self.live.post("/api/developer/keys", holder, json={"mode": "test"})
+            ids["keyid"] = self.live.data(made, 201)["id"]
         return ids, disposable
 
     def dispose(self, ids: dict[str, str]) -> None:
@@ -264,11 +294,17 @@ class World:
             return None
         if actor == "bad_token":
             return "not-a-token"
+        if operation[1].startswith("/v1/"):
+            return self.api_keys[actor]
         if actor == "disabled":
             # Its own tokens even for logout and refresh: it cannot log in for new ones.
             refresh = SESSION_OPERATIONS.get(operation) == "refresh"
             return self.disabled.refresh if refresh else self.disabled.token
         user = {"owner": self.owner, "member": self.member, "outsider": self.outsider}[actor]
+        if actor == "owner" and operation[1].startswith("/api/admin/"):
+            # Platform administration is not a server role: the signed-in persona that may
+            # succeed there is an administrator account.
+            user = self.admin
         if operation in SESSION_OPERATIONS:
             fresh = self.login(user)
             return str(
@@ -312,8 +348,10 @@ def run(case: Case, world: World, *, actor: str, real_path: bool, real_body: boo
             else:
                 case.body = point_body_at(case.body, ids, path)
         if actor != "as_generated":
+            # The persona is the only credential: a generated X-Admin-Key would be a second.
+            credentials = ("authorization", "x-admin-key")
             headers = {
-                k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"
+                k: v for k, v in (case.headers or {}).items() if k.lower() not in credentials
             }
             token = world.token(actor, (method, path))
             if token is not None:
@@ -358,6 +396,23 @@ def disable_account(live: Live, user: User) -> None:
     assert live.get("/api/users/me", user).status_code == 403
 
 
+def unlimited_plans(live: Live, users: list[User]) -> None:
+    """Scale plans with a cap these runs never reach: the daily cap is a plan's, not abuse
+    protection, so GOSSIP_RATE_LIMITS=false leaves it on (docs/developer.md)."""
+
+    async def run() -> None:
+        database = connect(live.settings.resolved_database_url)
+        try:
+            async with database.write_session() as session:
+                for user in users:
+                    await developer_repository.set_plan(session, int(user.id), "scale", 10**9)
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
 @pytest.fixture(scope="module")
 def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     # A server of its own: the generated requests rename users, create servers and so on,
@@ -371,8 +426,14 @@ def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
             member=live.register(f"mem{uuid.uuid4().hex[:8]}"),
             outsider=live.register(f"out{uuid.uuid4().hex[:8]}"),
             disabled=live.register(f"dis{uuid.uuid4().hex[:8]}"),
+            admin=make_admin(live, live.register(f"adm{uuid.uuid4().hex[:8]}")),
         )
+        for actor in ("owner", "member", "outsider", "disabled"):
+            user = getattr(world, actor)
+            made = live.post("/api/developer/keys", user, json={"mode": "live"})
+            world.api_keys[actor] = live.data(made, 201)["secret"]
         disable_account(live, world.disabled)
+        unlimited_plans(live, [world.owner, world.member, world.outsider])
         world.shared = world.build()
         try:
             yield world
@@ -417,7 +478,13 @@ def test_authenticated_operations_refuse_who_has_no_usable_session(world: World)
     for an operation; here none is left to chance. No body is sent: authentication comes
     before reading it, and an unreadable one would be a 400 whoever sent it.
     """
-    ids = {**world.shared, "userid": world.member.id, "overwriteid": world.shared["roleid"]}
+    ids = {
+        **world.shared,
+        "userid": world.member.id,
+        "overwriteid": world.shared["roleid"],
+        "username": world.owner.username,
+        "keyid": "key_1",  # refused before it is looked at
+    }
     wrong: list[str] = []
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():

@@ -64,21 +64,46 @@ async def live_key(session: AsyncSession, secret_hash: str) -> Row[Any] | None:
     return result.first()
 
 
-async def count_request(session: AsyncSession, key_id: int, day: date, limit: int) -> int | None:
-    """Admits one request against the key's daily cap, atomically: the count after it, or
-    None when the cap is reached (nothing is counted then). One statement: concurrent
-    requests serialise on the row (PostgreSQL) or the writer (SQLite), so exactly `limit`
-    are admitted whatever the concurrency or number of processes."""
-    if limit <= 0:
-        return None
-    stmt = _insert(session, ApiKeyDay).values(key_id=key_id, day=day, requests=1)
+async def admit_requests(
+    session: AsyncSession, key_id: int, day: date, limit: int, wanted: int
+) -> int:
+    """Admits up to `wanted` requests against the key's daily cap, atomically; returns the
+    day's count BEFORE them (the caller admits min(wanted, limit - before)).
+
+    Usually one statement: a conditional upsert adding all of them if they fit. Otherwise
+    an upsert whose update changes nothing creates the day's row if needed, locks it
+    (PostgreSQL: until the transaction ends; SQLite: the write transaction already
+    excludes every other writer) and returns its count, and an update adds what fits.
+    Either way the row is decided under its lock, so concurrent requests, in any number of
+    processes, are admitted exactly up to the cap.
+    """
+    # The usual case, everything fits: one conditional upsert that adds them all.
+    if wanted <= limit:
+        fits = _insert(session, ApiKeyDay).values(key_id=key_id, day=day, requests=wanted)
+        fits = fits.on_conflict_do_update(
+            index_elements=[ApiKeyDay.key_id, ApiKeyDay.day],
+            set_={"requests": ApiKeyDay.requests + wanted},
+            where=ApiKeyDay.requests + wanted <= limit,
+        ).returning(ApiKeyDay.requests)
+        after = await session.scalar(fits)
+        if after is not None:
+            return int(after) - wanted
+    # Near the cap: lock the row and read its count (an upsert that changes nothing),
+    # then add what still fits.
+    stmt = _insert(session, ApiKeyDay).values(key_id=key_id, day=day, requests=0)
     stmt = stmt.on_conflict_do_update(
         index_elements=[ApiKeyDay.key_id, ApiKeyDay.day],
-        set_={"requests": ApiKeyDay.requests + 1},
-        where=ApiKeyDay.requests < limit,
+        set_={"requests": ApiKeyDay.requests},
     ).returning(ApiKeyDay.requests)
-    count: int | None = await session.scalar(stmt)
-    return count
+    before = int(await session.scalar(stmt) or 0)
+    admitted = min(wanted, max(0, limit - before))
+    if admitted:
+        await session.execute(
+            update(ApiKeyDay)
+            .where(ApiKeyDay.key_id == key_id, ApiKeyDay.day == day)
+            .values(requests=ApiKeyDay.requests + admitted)
+        )
+    return before
 
 
 async def requests_on(session: AsyncSession, key_id: int, day: date) -> int:
@@ -95,12 +120,13 @@ async def record_usage(
     category: str,
     response_bytes: int,
     cost: int,
+    requests: int = 1,
 ) -> None:
     stmt = _insert(session, ApiUsage).values(
         key_id=key_id,
         day=day,
         category=category,
-        requests=1,
+        requests=requests,
         bytes=response_bytes,
         cost_pico=cost,
     )

@@ -147,11 +147,6 @@ async def authenticate(session: AsyncSession, secret: str) -> KeyContext:
 # --- metering --------------------------------------------------------------------------
 
 
-async def do_admit(session: AsyncSession, key: KeyContext, now: datetime) -> int | None:
-    """Counts one request against the key's cap: the day's count, or None when full."""
-    return await repository.count_request(session, key.key_id, today(now), key.daily_limit)
-
-
 async def do_meter(
     session: AsyncSession,
     key: KeyContext,
@@ -159,12 +154,17 @@ async def do_meter(
     response_bytes: int,
     cost: int,
     now: datetime,
+    requests: int = 1,
 ) -> None:
     await repository.record_usage(
-        session, key.key_id, today(now), category.value, response_bytes, cost
+        session, key.key_id, today(now), category.value, response_bytes, cost, requests
     )
-    if key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY:
+    if needs_touch(key, now):
         await repository.touch(session, key.key_id, now)
+
+
+def needs_touch(key: KeyContext, now: datetime) -> bool:
+    return key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY
 
 
 def charge(key: KeyContext, category: Category, response_bytes: int, status: int) -> int:

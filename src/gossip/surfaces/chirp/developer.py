@@ -26,7 +26,7 @@ from gossip.users import repository as users
 
 router = APIRouter(prefix="/developer", tags=["developer"])
 
-MAX_KEYS = 50  # live and revoked together; revoked keys stay listed with their history
+MAX_KEYS = 50  # unrevoked ones; revoked keys stay listed with their history
 
 
 class KeyIn(Body):
@@ -65,8 +65,8 @@ class KeysOut(Out):
 )
 async def create_key(body: KeyIn, actor: CurrentActor, session: Writer) -> JSON:
     existing = await developer.list_keys(session, actor.user_id)
-    if len(existing) >= MAX_KEYS:
-        raise ValidationFailed(f"An account has at most {MAX_KEYS} API keys")
+    if sum(1 for k in existing if k.revoked_at is None) >= MAX_KEYS:
+        raise ValidationFailed(f"An account has at most {MAX_KEYS} unrevoked API keys")
     key, secret = await developer.do_create_key(session, actor.user_id, body.mode, body.name)
     data = developer.key_view(key)
     data["secret"] = secret

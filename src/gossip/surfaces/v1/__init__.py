@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
+from gossip.developer.batching import MeterBatcher
 from gossip.surfaces import errors
 from gossip.surfaces.v1 import eventbus, pricing, profiles, usage, webhooks
 from gossip.surfaces.v1.meter import Meter
@@ -40,6 +41,7 @@ def install(app: FastAPI) -> None:
     """Routes and error renderer; the meter middleware is added by create_app with the
     others (middleware order is decided there)."""
     errors.register_renderer(PREFIX, render_error)
+    app.state.v1_meter = MeterBatcher(app.state.runtime.db)
     app.include_router(build_router())
 
 

@@ -34,11 +34,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gossip.developer import pricing
 from gossip.developer import service as developer
+from gossip.developer.batching import MeterBatcher, MeterWork
 from gossip.developer.pricing import Category
 from gossip.developer.service import KeyContext
 from gossip.kit.errors import PaymentRequired, RateLimited, Unauthorized
 from gossip.kit.timefmt import utcnow
-from gossip.surfaces.chirp.deps import Reader, Writer, get_runtime
+from gossip.surfaces.chirp.deps import Reader, Writer
 
 __all__ = [
     "ApiKey",
@@ -83,27 +84,27 @@ def cap_headers(limit: int, count: int | None, now_ms: int, reset_ms: int) -> di
 
 
 async def admit(request: Request, key: KeyContext) -> int | None:
-    """Counts the request against the key's daily cap in its own transaction."""
-    runtime = get_runtime(request)
-    now = utcnow()
-    async with runtime.db.write_session() as session:
-        count = await developer.do_admit(session, key, now)
-        await session.commit()
-    return count
+    """Counts the request against the key's daily cap (committed before it goes on)."""
+    batcher: MeterBatcher = request.app.state.v1_meter
+    return await batcher.submit(MeterWork(key, utcnow(), admit=True, record=False))
 
 
 async def api_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(v1_bearer)],
+    session: Reader,
 ) -> KeyContext:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Missing API key: send Authorization: Bearer gsk_…")
-    runtime = get_runtime(request)
-    async with runtime.db.read_session() as session:
-        key = await developer.authenticate(session, credentials.credentials)
+    # The route's own Reader, when it has one (FastAPI shares a dependency within a
+    # request): the key lookup and the read it guards cost one session, not two.
+    key = await developer.authenticate(session, credentials.credentials)
     request.state.v1_key = key
     if request.method not in READ_METHODS:
-        # A write is admitted before it happens; reads are admitted by the meter.
+        # A write is admitted before it happens; reads are admitted by the meter. The read
+        # connection goes back to the pool first: holding it while waiting for the meter's
+        # (and then the route's) write connection could exhaust a shared pool.
+        await session.close()
         now = utcnow()
         count = await admit(request, key)
         headers = cap_headers(

@@ -5,9 +5,10 @@ A pure ASGI middleware, so every /v1 route, present and future, is metered witho
 anything: it holds the response back until the body is complete (its size is part of the
 price), then, for a read, runs ONE write transaction that both admits the request (the
 conditional upsert of api_key_days) and records its usage (api_usage, and last_used_at at
-most once a minute). A read refused by the cap is answered 429 instead of its body, which
-is never sent. Writes were admitted up front by `deps.api_key`; for them this records
-usage only.
+most once a minute), shared with the other requests waiting at that moment
+(developer/batching.py: group commit). A read refused by the cap is answered 429 instead
+of its body, which is never sent. Writes were admitted up front by `deps.api_key`; for
+them this records usage only.
 
 Responses without a key (401) carry X-Gossip-Cost-Usd: 0 and no X-RateLimit-* (there is
 no key whose cap they could describe). A 429 costs nothing and is not recorded.
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gossip.developer import pricing
 from gossip.developer import service as developer
+from gossip.developer.batching import MeterBatcher, MeterWork
 from gossip.developer.pricing import Category
 from gossip.developer.service import KeyContext
 from gossip.kit.timefmt import utcnow
@@ -80,27 +82,32 @@ class Meter:
         self, scope: Scope, state: dict[str, Any], key: KeyContext, status: int, size: int
     ) -> tuple[int, dict[str, str]] | None:
         """Admits (reads) and records the request; None when the cap refused it."""
-        runtime = scope["app"].state.runtime
-        method = scope["method"]
+        batcher: MeterBatcher = scope["app"].state.v1_meter
         category: Category = state.get("v1_category") or (
-            Category.READ if method in READ_METHODS else Category.WRITE
+            Category.READ if scope["method"] in READ_METHODS else Category.WRITE
         )
         cost = developer.charge(key, category, size, status)
         now = utcnow()
         admitted: dict[str, str] | None = state.get("v1_admitted")
-        async with runtime.db.write_session() as session:
-            if admitted is None:
-                count = await developer.do_admit(session, key, now)
-                if count is None:
-                    return None  # the session closes without commit: nothing recorded
-                admitted = cap_headers(
-                    key.daily_limit,
-                    count,
-                    int(now.timestamp() * 1000),
-                    int(developer.next_reset(now).timestamp() * 1000),
-                )
-            await developer.do_meter(session, key, category, size, cost, now)
-            await session.commit()
+        work = MeterWork(
+            key,
+            now,
+            admit=admitted is None,
+            record=True,
+            category=category,
+            response_bytes=size,
+            cost=cost,
+        )
+        count = await batcher.submit(work)
+        if admitted is None:
+            if count is None:
+                return None  # refused: nothing was recorded
+            admitted = cap_headers(
+                key.daily_limit,
+                count,
+                int(now.timestamp() * 1000),
+                int(developer.next_reset(now).timestamp() * 1000),
+            )
         return cost, admitted
 
     def _refused(

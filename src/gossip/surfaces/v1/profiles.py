@@ -28,7 +28,7 @@ router = APIRouter(tags=["v1 profiles"])
 @router.get(
     "/profiles/{username}",
     response_model=ProfileOut,
-    responses=error_responses(401, 403, 404, 429),
+    responses=error_responses(400, 401, 403, 404, 429),
 )
 async def get_profile(
     username: Annotated[str, Path(max_length=64, pattern=r"^[^\x00/]+$")],
