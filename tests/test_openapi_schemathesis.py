@@ -193,6 +193,8 @@ class World:
     shared: dict[str, str] = field(default_factory=dict)
     # Each user's live developer API key (/v1 takes those instead of access tokens).
     api_keys: dict[str, str] = field(default_factory=dict)
+    # Per actor: a /v1 webhook, one of its deliveries and a listener (World.outgoing).
+    hooks: dict[str, dict[str, str]] = field(default_factory=dict)
     session: requests.Session = field(default_factory=requests.Session)
     statuses: dict[tuple[str, str], Counter[int]] = field(
         default_factory=lambda: defaultdict(Counter)
@@ -271,12 +273,54 @@ class World:
         if path.startswith("/api/voice/") and "voicechannelid" in ids:
             ids["channelid"] = ids["voicechannelid"]
         ids["username"] = self.owner.username  # /v1/profiles/{username}
+        ids["eventtype"] = "log"  # spec 000: an event of the key's own namespace
+        if "{endpoint_id}" in path or "{listener_id}" in path:
+            ids.update(self.outgoing("member" if actor == "member" else "owner"))
         if "{key_id}" in path:
             # A key of the caller's own to revoke (others' are 404 by design).
             holder = self.member if actor == "member" else self.owner
             made = self.live.post("/api/developer/keys", holder, json={"mode": "test"})
             ids["keyid"] = self.live.data(made, 201)["id"]
         return ids, disposable
+
+    def outgoing(self, actor: str) -> dict[str, str]:
+        """A webhook with one delivery and a spec 000 listener of `actor`'s, made once and
+        again only after a case deleted them (an account may hold 50 endpoints). The URL
+        is a public address; the world's worker is off, so nothing is ever sent there."""
+        made = self.hooks.get(actor)
+        key = self.api_keys[actor]
+        auth = {"Authorization": f"Bearer {key}"}
+        http = self.live.http
+        if made is not None:
+            alive = [
+                http.get(f"/v1/webhooks/{made['endpointid']}", headers=auth).status_code,
+                *(
+                    200 if any(x["id"] == made["listenerid"] for x in items) else 404
+                    for items in [
+                        http.get("/v1/core/messages/listeners", headers=auth).json()["items"]
+                    ]
+                ),
+            ]
+            if alive == [200, 200]:
+                return made
+        user = {"owner": self.owner, "member": self.member}[actor]
+        url = "https://93.184.215.14/hook"
+        events = [f"{user.username.lower()}:log"]
+        hook = http.post("/v1/webhooks", headers=auth, json={"url": url, "events": events})
+        assert hook.status_code == 201, hook.text
+        endpoint_id = hook.json()["id"]
+        sent = http.post("/v1/core/messages/new/log", headers=auth, json={"data": 1})
+        assert sent.status_code == 200, sent.text
+        log = http.get(f"/v1/webhooks/{endpoint_id}/deliveries", headers=auth)
+        listener = http.post("/v1/core/messages/register/log", headers=auth, json={"url": url})
+        assert listener.status_code == 201, listener.text
+        made = {
+            "endpointid": endpoint_id,
+            "deliveryid": log.json()["items"][0]["id"],
+            "listenerid": listener.json()["id"],
+        }
+        self.hooks[actor] = made
+        return made
 
     def dispose(self, ids: dict[str, str]) -> None:
         """Deletes a server `build` made for one case (users may be in at most 200)."""
@@ -419,7 +463,8 @@ def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
     # which must not leak into other tests' data; and rate limits off, because hundreds of
     # requests a minute from one user is the point here, not abuse.
     tmp = tmp_path_factory.mktemp(f"schemathesis-{backend}")
-    with live_server(backend, tmp, rate_limits=False) as live:
+    # No webhook worker: the world's endpoints point at a public address never called.
+    with live_server(backend, tmp, rate_limits=False, webhook_worker=False) as live:
         world = World(
             live=live,
             owner=live.register(f"own{uuid.uuid4().hex[:8]}"),
@@ -484,6 +529,10 @@ def test_authenticated_operations_refuse_who_has_no_usable_session(world: World)
         "overwriteid": world.shared["roleid"],
         "username": world.owner.username,
         "keyid": "key_1",  # refused before it is looked at
+        "endpointid": "wh_1",
+        "deliveryid": "msg_1",
+        "listenerid": "wh_1",
+        "eventtype": "log",
     }
     wrong: list[str] = []
     for path, item in DOCUMENT["paths"].items():
