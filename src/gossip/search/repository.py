@@ -1,0 +1,124 @@
+"""SQL for message search, one statement per engine: the index is FTS5 on SQLite and a
+tsvector column with a GIN index on PostgreSQL (migration 0007_search).
+
+Every statement is limited to `channel_ids`, the channels the caller may read, decided
+before any SQL here runs (access.service.readable_channel_ids). Scores are brought to
+[0, 1) on both engines as r / (r + 1), r being FTS5's bm25 (negated: lower is better
+there) or ts_rank: higher is more relevant, comparable within one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gossip.db.models import Channel, Message
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def fts5_query(words: Sequence[str]) -> str:
+    """Every word, each quoted (so no word is read as FTS5 syntax: AND, NEAR, column:)."""
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def _where(postgres: bool, user_id: int | None) -> str:
+    author = " AND m.author_id = :author" if user_id is not None else ""
+    if postgres:
+        return (
+            "m.search_vector @@ plainto_tsquery('simple', :q)"
+            " AND m.channel_id = ANY(CAST(:channels AS BIGINT[]))" + author
+        )
+    # CROSS JOIN makes the FTS5 table the outer loop: its doclists are walked newest
+    # first and each match is checked against its row, never the other way round.
+    return (
+        "messages_fts MATCH :q"
+        " AND m.channel_id IN (SELECT value FROM json_each(:channels))" + author
+    )
+
+
+def _from(postgres: bool) -> str:
+    if postgres:
+        return "messages AS m"
+    return "messages_fts CROSS JOIN messages AS m ON m.id = messages_fts.rowid"
+
+
+def _params(
+    postgres: bool, words: Sequence[str], channel_ids: Sequence[int], user_id: int | None
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "q": " ".join(words) if postgres else fts5_query(words),
+        "channels": list(channel_ids) if postgres else orjson.dumps(list(channel_ids)).decode(),
+    }
+    if user_id is not None:
+        params["author"] = user_id
+    return params
+
+
+async def newest_matches(
+    session: AsyncSession,
+    words: Sequence[str],
+    channel_ids: Sequence[int],
+    user_id: int | None,
+    limit: int,
+) -> list[tuple[int, float]]:
+    """(message id, score) of the newest `limit` messages holding every word."""
+    postgres = _postgres(session)
+    if postgres:
+        score = "ts_rank(m.search_vector, plainto_tsquery('simple', :q), 32)"
+        order = "m.id DESC"
+    else:
+        score = "-bm25(messages_fts) / (1.0 - bm25(messages_fts))"
+        order = "messages_fts.rowid DESC"
+    sql = (
+        f"SELECT m.id, {score} FROM {_from(postgres)}"
+        f" WHERE {_where(postgres, user_id)} ORDER BY {order} LIMIT :limit"
+    )
+    params = _params(postgres, words, channel_ids, user_id) | {"limit": limit}
+    rows = await session.execute(text(sql), params)
+    return [(int(r[0]), float(r[1] or 0.0)) for r in rows]
+
+
+async def count_matches(
+    session: AsyncSession,
+    words: Sequence[str],
+    channel_ids: Sequence[int],
+    user_id: int | None,
+    cap: int,
+) -> int:
+    """How many messages hold every word, counting no further than `cap`."""
+    postgres = _postgres(session)
+    sql = (
+        f"SELECT count(*) FROM (SELECT 1 FROM {_from(postgres)}"
+        f" WHERE {_where(postgres, user_id)} LIMIT :cap) AS found"
+    )
+    params = _params(postgres, words, channel_ids, user_id) | {"cap": cap}
+    return int((await session.execute(text(sql), params)).scalar_one())
+
+
+async def messages_in(session: AsyncSession, channel_ids: Sequence[int]) -> int:
+    """How many messages the channels hold, from the counters the triggers keep."""
+    if not channel_ids:
+        return 0
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Channel.message_count), 0)).where(
+            Channel.id.in_(list(channel_ids))
+        )
+    )
+    return int(total or 0)
+
+
+async def channels(session: AsyncSession, channel_ids: Sequence[int]) -> dict[int, Channel]:
+    rows = await session.scalars(select(Channel).where(Channel.id.in_(list(channel_ids))))
+    return {c.id: c for c in rows}
+
+
+async def messages_by_id(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, Message]:
+    rows = await session.scalars(select(Message).where(Message.id.in_(list(message_ids))))
+    return {m.id: m for m in rows}
