@@ -4,7 +4,8 @@ tsvector column with a GIN index on PostgreSQL (migration 0007_search).
 Every statement is limited to `channel_ids`, the channels the caller may read, decided
 before any SQL here runs (access.service.readable_channel_ids). Scores are brought to
 [0, 1) on both engines as r / (r + 1), r being FTS5's bm25 (negated: lower is better
-there) or ts_rank: higher is more relevant, comparable within one answer.
+there) or ts_rank (normalised by length, flag 1): higher is more relevant, comparable
+within one answer.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ async def newest_matches(
     """(message id, score) of the newest `limit` messages holding every word."""
     postgres = _postgres(session)
     if postgres:
-        score = "ts_rank(m.search_vector, plainto_tsquery('simple', :q), 32)"
+        score = "ts_rank(m.search_vector, plainto_tsquery('simple', :q), 33)"
         order = "m.id DESC"
     else:
         score = "-bm25(messages_fts) / (1.0 - bm25(messages_fts))"
