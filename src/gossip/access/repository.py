@@ -110,14 +110,17 @@ async def channels_in_servers(
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-async def overwrites_in(
-    session: AsyncSession, channel_ids: list[int]
+async def overwrites_in_servers(
+    session: AsyncSession, server_ids: list[int]
 ) -> dict[int, list[Overwrite]]:
+    """Every overwrite of every channel of `server_ids`, by channel."""
     found: dict[int, list[Overwrite]] = {}
-    if not channel_ids:
+    if not server_ids:
         return found
     rows = await session.scalars(
-        select(PermissionOverwrite).where(PermissionOverwrite.channel_id.in_(channel_ids))
+        select(PermissionOverwrite)
+        .join(Channel, Channel.id == PermissionOverwrite.channel_id)
+        .where(Channel.server_id.in_(server_ids))
     )
     for o in rows:
         found.setdefault(o.channel_id, []).append(Overwrite(o.target_id, o.type, o.allow, o.deny))

@@ -192,8 +192,8 @@ async def readable_channel_ids(
         }
         role_sets = {sid: frozenset(r for r, _ in roles) for sid, roles in held.items()}
         channels = await repository.channels_in_servers(session, server_ids)
-        overwrites = await repository.overwrites_in(
-            session, [cid for cid, sid, _, _ in channels if base[sid] != ALL_PERMISSIONS]
+        overwrites = await repository.overwrites_in_servers(
+            session, [sid for sid, perms in base.items() if perms != ALL_PERMISSIONS]
         )
         for cid, sid, kind, parent_id in channels:
             perms = base[sid]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import Channel, Message
@@ -107,12 +107,15 @@ async def messages_in(session: AsyncSession, channel_ids: Sequence[int]) -> int:
     """How many messages the channels hold, from the counters the triggers keep."""
     if not channel_ids:
         return 0
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Channel.message_count), 0)).where(
-            Channel.id.in_(list(channel_ids))
-        )
+    postgres = _postgres(session)
+    within = (
+        "id = ANY(CAST(:channels AS BIGINT[]))"
+        if postgres
+        else "id IN (SELECT value FROM json_each(:channels))"
     )
-    return int(total or 0)
+    sql = f"SELECT coalesce(sum(message_count), 0) FROM channels WHERE {within}"
+    params = {"channels": _params(postgres, [], channel_ids, None)["channels"]}
+    return int((await session.execute(text(sql), params)).scalar_one())
 
 
 async def channels(session: AsyncSession, channel_ids: Sequence[int]) -> dict[int, Channel]:
