@@ -167,7 +167,7 @@ COMMON = [
 ]
 VOCABULARY = 30_000
 ZIPF_S = 1.0
-COUNT_CAP = 10_000  # gossip.search.service.COUNT_CAP
+COUNT_CAP = 1_000  # gossip.search.service.COUNT_CAP
 WORDS_PER_KIND = 20
 
 

@@ -2,10 +2,7 @@
 tsvector column with a GIN index on PostgreSQL (migration 0007_search).
 
 Every statement is limited to `channel_ids`, the channels the caller may read, decided
-before any SQL here runs (access.service.readable_channel_ids). Scores are brought to
-[0, 1) on both engines as r / (r + 1), r being FTS5's bm25 (negated: lower is better
-there) or ts_rank (normalised by length, flag 1): higher is more relevant, comparable
-within one answer.
+before any SQL here runs (access.service.readable_channel_ids).
 """
 
 from __future__ import annotations
@@ -68,22 +65,22 @@ async def newest_matches(
     channel_ids: Sequence[int],
     user_id: int | None,
     limit: int,
-) -> list[tuple[int, float]]:
-    """(message id, score) of the newest `limit` messages holding every word."""
+) -> list[tuple[int, str]]:
+    """(message id, content) of the newest `limit` messages holding every word.
+
+    No rank function here: FTS5's bm25() counts, on its first call, every message holding
+    each word (its IDF), which for a word in half a million messages costs more than the
+    rest of the search together; the service scores the candidates itself, the same way
+    on both engines."""
     postgres = _postgres(session)
-    if postgres:
-        score = "ts_rank(m.search_vector, plainto_tsquery('simple', :q), 33)"
-        order = "m.id DESC"
-    else:
-        score = "-bm25(messages_fts) / (1.0 - bm25(messages_fts))"
-        order = "messages_fts.rowid DESC"
+    order = "m.id DESC" if postgres else "messages_fts.rowid DESC"
     sql = (
-        f"SELECT m.id, {score} FROM {_from(postgres)}"
+        f"SELECT m.id, m.content FROM {_from(postgres)}"
         f" WHERE {_where(postgres, user_id)} ORDER BY {order} LIMIT :limit"
     )
     params = _params(postgres, words, channel_ids, user_id) | {"limit": limit}
     rows = await session.execute(text(sql), params)
-    return [(int(r[0]), float(r[1] or 0.0)) for r in rows]
+    return [(int(r[0]), str(r[1])) for r in rows]
 
 
 async def count_matches(

@@ -7,15 +7,17 @@ hold both after overwrites, plus the DMs and group DMs they are in
 (access.service.readable_channel_ids). The SQL then never leaves those channels, and
 context messages come from the hit's own channel, so they obey the same rule.
 
-Ranking: the newest CANDIDATES messages holding every word are scored for relevance (FTS5
-bm25 / PostgreSQL ts_rank), and the best `limit` of them returned, newest first among equal
-scores. Bounding the candidates bounds the cost of a common word in a million messages;
-the price is that an old message can only win over newer ones among the newest matches.
+Ranking: the newest CANDIDATES messages holding every word are scored for relevance (BM25's
+term-frequency and length part, computed here from their text, so both engines score
+alike) and the best `limit` of them returned, newest first among equal scores. Bounding
+the candidates bounds the cost of a common word in a million messages; the price is that
+an old message can only win over newer ones among the newest matches.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +36,10 @@ MAX_WORDS = 16
 MAX_LIMIT = 25
 MAX_CONTEXT = 5
 CANDIDATES = 250  # newest matches scored per search
-COUNT_CAP = 10_000  # totalResults counts this far at most
+COUNT_CAP = 1_000  # totalResults counts this far at most
+# BM25's usual constants; AVERAGE_WORDS stands for the corpus' mean message length (chat
+# messages are short), which would otherwise cost a count of the whole index.
+K1, B, AVERAGE_WORDS = 1.2, 0.75, 12.0
 # A word as both indexes cut text: letters and digits (FTS5's unicode61 and PostgreSQL's
 # parser both split at everything else).
 WORD = re.compile(r"[^\W_]+")
@@ -54,6 +59,20 @@ class SearchResult:
     hits: list[Hit]
     total: int  # matching messages the caller may read, up to COUNT_CAP
     searched: int  # messages in the channels searched
+
+
+def relevance(content: str, words: Sequence[str]) -> float:
+    """BM25 without IDF, averaged over the query's words and brought to [0, 1) as
+    r / (r + 1): more occurrences in a shorter message score higher. IDF is left out
+    because every candidate holds every word: it would only scale all of them alike
+    for one word, and knowing it costs a count of every message holding each word."""
+    tokens = Counter(w.lower() for w in WORD.findall(content))
+    length = sum(tokens.values())
+    if not length:
+        return 0.0
+    norm = K1 * (1 - B + B * length / AVERAGE_WORDS)
+    raw = sum(tokens[w] * (K1 + 1) / (tokens[w] + norm) for w in words) / len(words)
+    return raw / (raw + 1)
 
 
 def words_of(query: str) -> list[str]:
@@ -102,7 +121,8 @@ async def search_messages(
     scope = await _scope(session, actor, channel_id, server_id)
     if not scope:
         return SearchResult([], 0, 0)
-    found = await repository.newest_matches(session, words, scope, user_id, CANDIDATES)
+    candidates = await repository.newest_matches(session, words, scope, user_id, CANDIDATES)
+    found = [(i, relevance(content, words)) for i, content in candidates]
     total = len(found)
     if total == CANDIDATES:
         total = await repository.count_matches(session, words, scope, user_id, COUNT_CAP)
