@@ -318,8 +318,9 @@ async def seed_postgres(
     authors: Sequence[int],
     start_ms: int,
     count: int,
-    rows: Iterable[tuple[Any, ...]] | None = None,
+    records: Iterable[tuple[Any, ...]] | None = None,
 ) -> int:
+    """COPYs the rows in one transaction; `records` as in seed_sqlite's `rows`."""
     import asyncpg
 
     con = await asyncpg.connect(plain_pg_url(url))
@@ -334,8 +335,8 @@ async def seed_postgres(
         async with con.transaction():
             await con.copy_records_to_table(
                 "messages",
-                records=rows
-                if rows is not None
+                records=records
+                if records is not None
                 else seed_rows(start_ms, count, channel_id, authors),
                 columns=[
                     "id",
