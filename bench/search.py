@@ -304,6 +304,44 @@ def check(api: Api, world: World, checked: dict[str, tuple[str, ...]]) -> None:
         log(f"{kind} {' '.join(words)!r}: {everywhere} everywhere, {in_general} in #general")
 
 
+def explain(world: World, url: str, checked: dict[str, tuple[str, ...]]) -> None:
+    """Logs the plan and time of search's two statements for each checked query, as the
+    reader (every channel but the hidden one) and in #general."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gossip.search import repository
+
+    postgres = url.startswith("postgresql")
+    readable = [c for c in world.channels if c != world.hidden]
+
+    async def go() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                for kind, words in checked.items():
+                    for scope, channels in (("all", readable), ("channel", [world.general])):
+                        values = repository.params(postgres, words, channels, None)
+                        values |= {"limit": 250, "cap": 1000}
+                        for name, sql in (
+                            ("newest", repository.newest_sql(postgres, None)),
+                            ("count", repository.count_sql(postgres, None)),
+                        ):
+                            prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else ""
+                            started = time.perf_counter()
+                            await conn.execute(text(sql), values)
+                            took = (time.perf_counter() - started) * 1000
+                            if not postgres:
+                                prefix = "EXPLAIN QUERY PLAN "
+                            plan = await conn.execute(text(prefix + sql), values)
+                            lines = [str(r[-1]) for r in plan]
+                            log(f"{kind} {scope} {name} {took:.1f} ms: " + " | ".join(lines))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
 def run(args: argparse.Namespace, work: Path, database_url: str | None) -> dict[str, Any]:
     data_dir = work / "data"
     port = free_port()
@@ -348,6 +386,8 @@ def run(args: argparse.Namespace, work: Path, database_url: str | None) -> dict[
             check(api, world, checked)
         finally:
             api.close()
+        if args.explain:
+            explain(world, database_url or f"sqlite+aiosqlite:///{data_dir}/gossip.db", checked)
         for kind, words_list in kinds.items():
             for scope, channel_id in (("all", None), ("channel", world.general)):
                 paths = [search_path(w, channel_id) for w in words_list]
@@ -415,6 +455,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         " creates a fresh database there and drops it afterwards; default SQLite",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data dir and logs")
+    parser.add_argument(
+        "--explain", action="store_true", help="log each statement's plan and time first"
+    )
     args = parser.parse_args(argv)
     if args.messages < 1000 or args.channels < 2 or args.clients < 1:
         parser.error("--messages must be at least 1000, --channels 2, --clients 1")

@@ -59,6 +59,39 @@ def _params(
     return params
 
 
+async def plan_each_query(session: AsyncSession) -> None:
+    """On PostgreSQL, plans every search statement for its own words. asyncpg prepares
+    statements, and after five runs PostgreSQL may settle on a generic plan, made without
+    knowing the words: the backward walk of the primary key that suits a word in half the
+    messages reads the whole table for a word in a few dozen, and the bitmap scan of the
+    GIN index that suits the rare word fetches half a million rows for the common one.
+    SET LOCAL ends with the (read) transaction."""
+    if _postgres(session):
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def newest_sql(postgres: bool, user_id: int | None) -> str:
+    order = "m.id DESC" if postgres else "messages_fts.rowid DESC"
+    return (
+        f"SELECT m.id, m.content FROM {_from(postgres)}"
+        f" WHERE {_where(postgres, user_id)} ORDER BY {order} LIMIT :limit"
+    )
+
+
+def count_sql(postgres: bool, user_id: int | None) -> str:
+    return (
+        f"SELECT count(*) FROM (SELECT 1 FROM {_from(postgres)}"
+        f" WHERE {_where(postgres, user_id)} LIMIT :cap) AS found"
+    )
+
+
+def params(
+    postgres: bool, words: Sequence[str], channel_ids: Sequence[int], user_id: int | None
+) -> dict[str, Any]:
+    """The bound values of newest_sql and count_sql (bench/search.py explains them)."""
+    return _params(postgres, words, channel_ids, user_id)
+
+
 async def newest_matches(
     session: AsyncSession,
     words: Sequence[str],
@@ -73,13 +106,8 @@ async def newest_matches(
     rest of the search together; the service scores the candidates itself, the same way
     on both engines."""
     postgres = _postgres(session)
-    order = "m.id DESC" if postgres else "messages_fts.rowid DESC"
-    sql = (
-        f"SELECT m.id, m.content FROM {_from(postgres)}"
-        f" WHERE {_where(postgres, user_id)} ORDER BY {order} LIMIT :limit"
-    )
-    params = _params(postgres, words, channel_ids, user_id) | {"limit": limit}
-    rows = await session.execute(text(sql), params)
+    values = _params(postgres, words, channel_ids, user_id) | {"limit": limit}
+    rows = await session.execute(text(newest_sql(postgres, user_id)), values)
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
@@ -92,12 +120,8 @@ async def count_matches(
 ) -> int:
     """How many messages hold every word, counting no further than `cap`."""
     postgres = _postgres(session)
-    sql = (
-        f"SELECT count(*) FROM (SELECT 1 FROM {_from(postgres)}"
-        f" WHERE {_where(postgres, user_id)} LIMIT :cap) AS found"
-    )
-    params = _params(postgres, words, channel_ids, user_id) | {"cap": cap}
-    return int((await session.execute(text(sql), params)).scalar_one())
+    values = _params(postgres, words, channel_ids, user_id) | {"cap": cap}
+    return int((await session.execute(text(count_sql(postgres, user_id)), values)).scalar_one())
 
 
 async def messages_in(session: AsyncSession, channel_ids: Sequence[int]) -> int:
@@ -111,8 +135,8 @@ async def messages_in(session: AsyncSession, channel_ids: Sequence[int]) -> int:
         else "id IN (SELECT value FROM json_each(:channels))"
     )
     sql = f"SELECT coalesce(sum(message_count), 0) FROM channels WHERE {within}"
-    params = {"channels": _params(postgres, [], channel_ids, None)["channels"]}
-    return int((await session.execute(text(sql), params)).scalar_one())
+    values = {"channels": _params(postgres, [], channel_ids, None)["channels"]}
+    return int((await session.execute(text(sql), values)).scalar_one())
 
 
 async def channels(session: AsyncSession, channel_ids: Sequence[int]) -> dict[int, Channel]:

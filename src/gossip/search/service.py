@@ -121,6 +121,7 @@ async def search_messages(
     scope = await _scope(session, actor, channel_id, server_id)
     if not scope:
         return SearchResult([], 0, 0)
+    await repository.plan_each_query(session)
     candidates = await repository.newest_matches(session, words, scope, user_id, CANDIDATES)
     found = [(i, relevance(content, words)) for i, content in candidates]
     total = len(found)
