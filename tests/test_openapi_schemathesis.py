@@ -60,6 +60,7 @@ from gossip.config import Settings
 from gossip.db.engine import connect
 from gossip.users import repository as users_repository
 from tests.live import Live, User, live_server
+from tests.surfaces.chirp.admins import make_admin
 
 # Fixed, so a failure in CI reproduces locally; derandomized generation makes the seed the
 # only source of the cases (no example database either).
@@ -146,7 +147,17 @@ coverage_schema = schemathesis.openapi.from_dict(
 EMOJI = "👍"
 # Path parameter keys (see `_key`) of everything `World.build` can make.
 EVERYTHING = frozenset(
-    {"serverid", "roleid", "overwriteid", "channelid", "messageid", "emoji", "mediaid"}
+    {
+        "serverid",
+        "roleid",
+        "overwriteid",
+        "channelid",
+        "messageid",
+        "emoji",
+        "mediaid",
+        "webhookid",
+        "webhooktoken",
+    }
 )
 
 
@@ -177,6 +188,7 @@ class World:
     member: User  # joined every server built here, with no role
     outsider: User  # in none of them, and banned from each (so the ban routes have one)
     disabled: User  # an account an administrator disabled after it signed in
+    admin: User  # a platform administrator (gossip create-admin), in no server here
     shared: dict[str, str] = field(default_factory=dict)
     session: requests.Session = field(default_factory=requests.Session)
     statuses: dict[tuple[str, str], Counter[int]] = field(
@@ -199,7 +211,7 @@ class World:
         if needs & {"roleid", "overwriteid"}:
             role = live.post(f"/api/servers/{sid}/roles", owner, json={"name": "tester"})
             ids["roleid"] = live.data(role, 201)["id"]
-        if needs & {"channelid", "messageid", "emoji"}:
+        if needs & {"channelid", "messageid", "emoji", "webhookid", "webhooktoken"}:
             channels = live.data(live.get(f"/api/servers/{sid}/channels", owner))
             cid = ids["channelid"] = next(c["id"] for c in channels if c["name"] == "general")
             # A thread too: the thread-member routes name one where the others a channel.
@@ -207,6 +219,9 @@ class World:
             path = f"/api/channels/{cid}/messages/{live.data(start, 201)['id']}/threads"
             thread = live.post(path, owner, json={"name": "schemathesis"})
             ids["threadid"] = live.data(thread, 201)["id"]
+            voice = {"name": "voice", "type": 2}
+            made = live.post(f"/api/servers/{sid}/channels", owner, json=voice)
+            ids["voicechannelid"] = live.data(made, 201)["id"]
         if "overwriteid" in needs:
             overwrite = {"type": 0, "allow": "0", "deny": "0"}
             path = f"/api/channels/{cid}/permissions/{ids['roleid']}"
@@ -214,6 +229,10 @@ class World:
         if needs & {"messageid", "emoji"}:
             message = live.post(f"/api/channels/{cid}/messages", owner, json={"content": "hi"})
             mid = ids["messageid"] = live.data(message, 201)["id"]
+        if needs & {"webhookid", "webhooktoken"}:
+            hook = live.post(f"/api/channels/{cid}/webhooks", owner, json={"name": "fuzzed"})
+            made = live.data(hook, 201)
+            ids["webhookid"], ids["webhooktoken"] = made["id"], made["token"]
         if "mediaid" in needs:
             upload = live.post("/api/media/upload", owner, files={"file": ("a.txt", b"hi")})
             ids["mediaid"] = live.data(upload, 201)["id"]
@@ -246,6 +265,8 @@ class World:
         ids["recipients"] = self.member.id
         if "/thread-members" in path and "threadid" in ids:
             ids["channelid"] = ids["threadid"]
+        if path.startswith("/api/voice/") and "voicechannelid" in ids:
+            ids["channelid"] = ids["voicechannelid"]
         return ids, disposable
 
     def dispose(self, ids: dict[str, str]) -> None:
@@ -269,6 +290,10 @@ class World:
             refresh = SESSION_OPERATIONS.get(operation) == "refresh"
             return self.disabled.refresh if refresh else self.disabled.token
         user = {"owner": self.owner, "member": self.member, "outsider": self.outsider}[actor]
+        if actor == "owner" and operation[1].startswith("/api/admin/"):
+            # Platform administration is not a server role: the signed-in persona that may
+            # succeed there is an administrator account.
+            user = self.admin
         if operation in SESSION_OPERATIONS:
             fresh = self.login(user)
             return str(
@@ -312,8 +337,10 @@ def run(case: Case, world: World, *, actor: str, real_path: bool, real_body: boo
             else:
                 case.body = point_body_at(case.body, ids, path)
         if actor != "as_generated":
+            # The persona is the only credential: a generated X-Admin-Key would be a second.
+            credentials = ("authorization", "x-admin-key")
             headers = {
-                k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"
+                k: v for k, v in (case.headers or {}).items() if k.lower() not in credentials
             }
             token = world.token(actor, (method, path))
             if token is not None:
@@ -371,6 +398,7 @@ def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
             member=live.register(f"mem{uuid.uuid4().hex[:8]}"),
             outsider=live.register(f"out{uuid.uuid4().hex[:8]}"),
             disabled=live.register(f"dis{uuid.uuid4().hex[:8]}"),
+            admin=make_admin(live, live.register(f"adm{uuid.uuid4().hex[:8]}")),
         )
         disable_account(live, world.disabled)
         world.shared = world.build()

@@ -31,7 +31,8 @@ def _run(tmp_path: Path, body: Any) -> tuple[list[Event], int]:
             seen.append(event)
 
         runtime.bus.subscribe(handler)
-        request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(runtime=runtime)))
+        app = SimpleNamespace(state=SimpleNamespace(runtime=runtime))
+        request = SimpleNamespace(app=app, headers={})
         writer = _write_session(request)  # type: ignore[arg-type]
         session = await anext(writer)
         await body(session, writer)
