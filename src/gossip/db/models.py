@@ -171,6 +171,9 @@ class Channel(Base):
     # "low:high" user IDs of a one-to-one DM: the unique index makes creating the same DM
     # twice a conflict instead of a race.
     dm_key: Mapped[str | None] = mapped_column(String(48), unique=True)
+    # Kept by database triggers on `messages` (migration 0007_search), never by the code:
+    # search reports how many messages it looked through without counting them.
+    message_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
 
 class PermissionOverwrite(Base):
@@ -197,6 +200,10 @@ class DMRecipient(Base):
 
 
 class Message(Base):
+    """Searchable through a full-text index the database keeps (migration 0007_search):
+    FTS5 table `messages_fts` on SQLite, generated column `search_vector` with a GIN index
+    on PostgreSQL. Neither is declared here: see tests/db/test_migrations.py."""
+
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_channel_id_id", "channel_id", "id"),)
 

@@ -83,8 +83,12 @@ PLANS: dict[Plan, PlanTerms] = {
 PRO_DAILY = 100_000
 _PLAN_NAMES = frozenset(p.value for p in Plan)
 
-# Categories whose calls need a paid plan (402 on Free).
-PAID_CATEGORIES = frozenset({Category.PROMO, Category.AI_MODERATE, Category.AI_GENERATE})
+# The plan feature a category's calls need (402 without it); the others need none.
+FEATURE_OF: dict[Category, str] = {
+    Category.PROMO: "promo",
+    Category.AI_MODERATE: "ai",
+    Category.AI_GENERATE: "ai",
+}
 
 
 def daily_limit(plan: str, custom: int | None) -> int:
@@ -144,4 +148,5 @@ def table() -> dict[str, Any]:
 
 
 def _allows(terms: PlanTerms, category: Category) -> bool:
-    return category not in PAID_CATEGORIES or "ai" in terms.features
+    feature = FEATURE_OF.get(category)
+    return feature is None or feature in terms.features

@@ -106,13 +106,6 @@ async def admit_requests(
     return before
 
 
-async def requests_on(session: AsyncSession, key_id: int, day: date) -> int:
-    count = await session.scalar(
-        select(ApiKeyDay.requests).where(ApiKeyDay.key_id == key_id, ApiKeyDay.day == day)
-    )
-    return int(count or 0)
-
-
 async def record_usage(
     session: AsyncSession,
     key_id: int,

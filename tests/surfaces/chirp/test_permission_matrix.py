@@ -506,6 +506,9 @@ REQUESTS: dict[str, Factory] = {
     "PATCH /api/users/me": lambda c: Call({}, json={"bio": "seen by the matrix"}),
     "GET /api/users/search": lambda c: Call({}, params={"q": c.w.peer.username}),
     "GET /api/users/{user_id}": lambda c: Call({"user_id": c.w.peer.id}),
+    # User-scoped: anyone signed in may search; what they find is what they may read
+    # (tests/surfaces/chirp/test_search.py holds that; here the route's own gate).
+    "GET /api/search/messages": lambda c: Call({}, params={"query": "hello"}),
     "GET /api/servers": lambda c: Call({}),
     "POST /api/servers": lambda c: Call({}, json={"name": "made by the matrix"}),
     "GET /api/servers/{server_id}": lambda c: Call(c.sid),

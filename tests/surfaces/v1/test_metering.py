@@ -21,7 +21,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI
 
 from gossip.developer.pricing import Category
-from gossip.surfaces.v1.deps import ApiKey, Writer, charge
+from gossip.surfaces.v1.deps import ApiKey, Writer, charge, require_feature
 from gossip.surfaces.v1.render import JSON
 from tests.live import Live, User, live_server
 from tests.surfaces.v1.keys import bearer, error_type, new_key, v1
@@ -38,6 +38,10 @@ def _test_routes(app: FastAPI) -> None:
 
     @router.post("/promo", dependencies=[Depends(charge(Category.PROMO))])
     async def promo(key: ApiKey) -> JSON:
+        return JSON({"ok": True})
+
+    @router.get("/analytics", dependencies=[Depends(require_feature("analytics"))])
+    async def analytics(key: ApiKey) -> JSON:
         return JSON({"ok": True})
 
     app.include_router(router)
@@ -132,6 +136,7 @@ class TestPlans:
         for method, path, params in (
             ("GET", "/usage", {"format": "csv"}),
             ("POST", "/_tests/promo", None),
+            ("GET", "/_tests/analytics", None),
         ):
             refused = v1(dev, method, path, secret, params=params)
             assert refused.status_code == 402, refused.text
@@ -141,6 +146,7 @@ class TestPlans:
             "plan": "pro",
             "dailyLimit": 100_000,
         }
+        assert v1(dev, "GET", "/_tests/analytics", secret).status_code == 200
         promo = v1(dev, "POST", "/_tests/promo", secret)
         assert promo.status_code == 200 and promo.headers["X-RateLimit-Limit"] == "100000"
         assert cost(promo) == Decimal("0.01") + Decimal(len(promo.content)) / 10**10

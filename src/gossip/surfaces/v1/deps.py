@@ -123,18 +123,11 @@ async def api_key(
 ApiKey = Annotated[KeyContext, Depends(api_key)]
 
 
-FEATURE_OF: dict[Category, str] = {
-    Category.PROMO: "promo",
-    Category.AI_MODERATE: "ai",
-    Category.AI_GENERATE: "ai",
-}
-
-
 def charge(category: Category) -> Callable[[Request, KeyContext], Awaitable[None]]:
     """Prices the route as `category`; 402 when the key's plan does not include it."""
 
     async def dependency(request: Request, key: ApiKey) -> None:
-        feature = FEATURE_OF.get(category)
+        feature = pricing.FEATURE_OF.get(category)
         if feature is not None and not key.has(feature):
             raise PaymentRequired(f"{category.value} needs the Pro plan")
         request.state.v1_category = category

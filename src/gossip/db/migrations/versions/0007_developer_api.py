@@ -1,7 +1,7 @@
 """developer API (issue 5): api_keys, api_key_days, api_usage; users.plan, plan_daily_limit
 
 Revision ID: 0007_developer_api
-Revises: 0006_webhooks_voice_audit
+Revises: 0007_search
 Create Date: 2026-11-24 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_developer_api"
-down_revision: str | None = "0006_webhooks_voice_audit"
+down_revision: str | None = "0007_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
