@@ -23,13 +23,14 @@ from tests.gateway.client import GatewayClient
 from tests.live import REDIS_URL, postgres_database, postgres_reachable, redis_reachable
 from tests.process import ServerProcess
 
+ADMIN_KEY = "admin-" + uuid.uuid4().hex
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ...]]:
+
+@contextlib.contextmanager
+def started_pair(tmp: Path, **overrides: str) -> Iterator[tuple[ServerProcess, ...]]:
     for why in (postgres_reachable(), redis_reachable()):
         if why:
             pytest.skip(why)
-    tmp: Path = tmp_path_factory.mktemp("pair")
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(postgres_database())
         shared = {
@@ -42,6 +43,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProce
             "GOSSIP_ARGON2_MEMORY_KIB": "64",
             "GOSSIP_RATE_LIMIT_AUTH_STATUS": "3/60",
             "GOSSIP_PRESENCE_OFFLINE_GRACE": "0.2",
+            **overrides,
         }
         servers = []
         for name in ("one", "two"):
@@ -52,6 +54,23 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProce
             server.start()
             servers.append(server)
         yield tuple(servers)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ...]]:
+    with started_pair(tmp_path_factory.mktemp("pair")) as servers:
+        yield servers
+
+
+@pytest.fixture(scope="module")
+def auth_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, ...]]:
+    """A pair without tight auth limits, for tests that log in and out many times."""
+    with started_pair(
+        tmp_path_factory.mktemp("auth-pair"),
+        GOSSIP_RATE_LIMITS="false",
+        GOSSIP_ADMIN_KEY=ADMIN_KEY,
+    ) as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +223,48 @@ class TestAcrossProcesses:
                 )
                 ids.add(sent["id"])
         assert len(ids) == 40
+
+
+class TestAuthenticationAcrossProcesses:
+    """A process may remember a verified token for a few seconds (auth/cache.py): a
+    revocation committed through the other process must still be refused at once."""
+
+    def test_logout_is_refused_at_once_on_the_other_process(
+        self, auth_pair: tuple[ServerProcess, ServerProcess], http: httpx.Client
+    ) -> None:
+        # Each process has answered with the token (so each may remember it, auth/cache.py)
+        # before the other revokes it; the very next request must be refused.
+        one, two = auth_pair
+        for here, there in ((one, two), (two, one)) * 3:
+            who = Person(http, here)
+            for server in (here, there, here, there):
+                call(http, "GET", server, "/api/users/me", who)
+            call(http, "POST", here, "/api/auth/logout", who)
+            for server in (there, here):
+                me = http.get(f"{server.url}/api/users/me", headers=who.headers)
+                assert me.status_code == 401, me.text
+
+    def test_a_disabled_account_is_refused_at_once_on_the_other_process(
+        self, auth_pair: tuple[ServerProcess, ServerProcess], http: httpx.Client
+    ) -> None:
+        one, two = auth_pair
+        who = Person(http, one)
+        for here, there in ((one, two), (two, one)) * 3:
+            for server in (here, there, here, there):
+                call(http, "GET", server, "/api/users/me", who)
+            disable = http.patch(
+                f"{here.url}/api/admin/users/{who.id}",
+                headers={"X-Admin-Key": ADMIN_KEY},
+                json={"disabled": True},
+            )
+            assert disable.status_code == 200, disable.text
+            for server in (there, here):
+                me = http.get(f"{server.url}/api/users/me", headers=who.headers)
+                assert me.status_code == 403, me.text
+                assert me.json()["error"]["code"] == "ACCOUNT_DISABLED"
+            enable = http.patch(
+                f"{there.url}/api/admin/users/{who.id}",
+                headers={"X-Admin-Key": ADMIN_KEY},
+                json={"disabled": False},
+            )
+            assert enable.status_code == 200, enable.text

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.routing import WebSocketRoute
 
 from gossip import __version__
+from gossip.auth.cache import TokenCache
 from gossip.bus import build_bus
 from gossip.config import Settings, gateway_limits
 from gossip.db.engine import connect
@@ -70,6 +71,7 @@ def build_runtime(settings: Settings) -> Runtime:
         hub=Hub(db, bus, presence, gateway_limits(settings)),
         media=media_service.build(settings),
         outbox=outbox,
+        auth_cache=TokenCache(redis_url=settings.redis_url, redis_prefix=settings.redis_prefix),
     )
 
 
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.limiter.close()
         await runtime.db.dispose()
         await runtime.media.storage.close()
+        await runtime.auth_cache.close()
 
     app = FastAPI(
         title="Gossip",

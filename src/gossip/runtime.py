@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gossip.auth.cache import TokenCache
 from gossip.bus import Bus
 from gossip.config import Settings, parse_rule
 from gossip.db.engine import Database
@@ -27,6 +28,7 @@ class Runtime:
     tokens: AccessTokens
     hub: Hub
     media: MediaStore
+    auth_cache: TokenCache
     # Outgoing webhooks: stages deliveries before each write commits (hooks/outbox.py).
     outbox: Outbox = field(default_factory=Outbox)
 

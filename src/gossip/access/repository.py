@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import (
@@ -46,10 +46,64 @@ async def roles_of_member(
 
 
 async def overwrites(session: AsyncSession, channel_id: int) -> list[Overwrite]:
-    rows = await session.scalars(
-        select(PermissionOverwrite).where(PermissionOverwrite.channel_id == channel_id)
+    rows = await session.execute(
+        select(
+            PermissionOverwrite.target_id,
+            PermissionOverwrite.type,
+            PermissionOverwrite.allow,
+            PermissionOverwrite.deny,
+        ).where(PermissionOverwrite.channel_id == channel_id)
     )
-    return [Overwrite(o.target_id, o.type, o.allow, o.deny) for o in rows]
+    return [Overwrite(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+async def channel_server_member(
+    session: AsyncSession, channel_id: int, user_id: int
+) -> tuple[Channel, Server | None, Member | None] | None:
+    """The channel with its server and the user's membership of it, in one query (each
+    None for a DM, or the membership when the user is not in the server)."""
+    row = (
+        await session.execute(
+            select(Channel, Server, Member)
+            .outerjoin(Server, Server.id == Channel.server_id)
+            .outerjoin(
+                Member, and_(Member.server_id == Channel.server_id, Member.user_id == user_id)
+            )
+            .where(Channel.id == channel_id)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def roles_and_overwrites(
+    session: AsyncSession, server_id: int, user_id: int, channel_id: int
+) -> tuple[list[tuple[int, int, int]], list[Overwrite]]:
+    """`roles_of_member` and `overwrites` of a channel in one round trip."""
+    held = select(MemberRole.role_id).where(
+        MemberRole.server_id == server_id, MemberRole.user_id == user_id
+    )
+    roles = select(
+        literal_column("0").label("kind"),
+        Role.id,
+        Role.permissions,
+        Role.position,
+        literal_column("0").label("deny"),
+    ).where(or_(Role.id == server_id, Role.id.in_(held)))
+    overwrites = select(
+        literal_column("1"),
+        PermissionOverwrite.target_id,
+        PermissionOverwrite.allow,
+        PermissionOverwrite.type,
+        PermissionOverwrite.deny,
+    ).where(PermissionOverwrite.channel_id == channel_id)
+    found_roles: list[tuple[int, int, int]] = []
+    found_overwrites: list[Overwrite] = []
+    for kind, target, a, b, deny in await session.execute(union_all(roles, overwrites)):
+        if kind == 0:
+            found_roles.append((target, a, b))
+        else:
+            found_overwrites.append(Overwrite(target, b, a, deny))
+    return found_roles, found_overwrites
 
 
 async def channel(session: AsyncSession, channel_id: int) -> Channel | None:

@@ -17,6 +17,7 @@ from gossip.db.models import Channel, Member, Server
 from gossip.kit.errors import Forbidden, NotFound
 from gossip.kit.permissions import (
     ALL_PERMISSIONS,
+    Overwrite,
     Permission,
     base_permissions,
     channel_permissions,
@@ -104,9 +105,15 @@ async def access_server(session: AsyncSession, actor: Actor, server_id: int | No
         raise NotFound("Server")
     server, member = found
     roles = await repository.roles_of_member(session, server.id, actor.user_id)
+    return _server_access(server, member, roles)
+
+
+def _server_access(
+    server: Server, member: Member, roles: list[tuple[int, int, int]]
+) -> ServerAccess:
     everyone = next((perms for role_id, perms, _ in roles if role_id == server.id), 0)
     others = [(role_id, perms, pos) for role_id, perms, pos in roles if role_id != server.id]
-    is_owner = server.owner_id == actor.user_id
+    is_owner = server.owner_id == member.user_id
     return ServerAccess(
         server=server,
         member=member,
@@ -118,14 +125,16 @@ async def access_server(session: AsyncSession, actor: Actor, server_id: int | No
     )
 
 
-async def permissions_in(
-    session: AsyncSession, server_access: ServerAccess, channel: Channel
+def _overwrites_source(channel: Channel) -> int:
+    # A thread has no overwrites of its own: it is seen and used as its parent is (Discord).
+    return channel.parent_id if is_thread(channel) and channel.parent_id else channel.id
+
+
+def _apply_overwrites(
+    server_access: ServerAccess, channel: Channel, overwrites: list[Overwrite]
 ) -> int:
     if server_access.permissions == ALL_PERMISSIONS:
         return ALL_PERMISSIONS
-    # A thread has no overwrites of its own: it is seen and used as its parent is (Discord).
-    source = channel.parent_id if is_thread(channel) and channel.parent_id else channel.id
-    overwrites = await repository.overwrites(session, source)
     return channel_permissions(
         server_access.permissions,
         everyone_id=server_access.server.id,
@@ -135,22 +144,42 @@ async def permissions_in(
     )
 
 
+async def permissions_in(
+    session: AsyncSession, server_access: ServerAccess, channel: Channel
+) -> int:
+    if server_access.permissions == ALL_PERMISSIONS:
+        return ALL_PERMISSIONS
+    overwrites = await repository.overwrites(session, _overwrites_source(channel))
+    return _apply_overwrites(server_access, channel, overwrites)
+
+
 async def access_channel(
     session: AsyncSession, actor: Actor, channel_id: int | None
 ) -> ChannelAccess:
-    """The channel if the actor can see it (VIEW_CHANNEL, or a DM they are in)."""
-    channel = await repository.channel(session, channel_id) if channel_id else None
-    if channel is None:
+    """The channel if the actor can see it (VIEW_CHANNEL, or a DM they are in).
+
+    Two queries for a server channel (every route touching a channel starts here, sends
+    most of all): the channel with its server and the membership, then the member's roles
+    with the channel's overwrites."""
+    found = (
+        await repository.channel_server_member(session, channel_id, actor.user_id)
+        if channel_id
+        else None
+    )
+    if found is None:
         raise NotFound("Channel")
+    channel, server, member = found
     if channel.server_id is None:
         if not await repository.is_dm_recipient(session, channel.id, actor.user_id):
             raise NotFound("Channel")
         return ChannelAccess(channel, None, DM_PERMISSIONS)
-    try:
-        server_access = await access_server(session, actor, channel.server_id)
-    except NotFound:
-        raise NotFound("Channel") from None
-    perms = await permissions_in(session, server_access, channel)
+    if server is None or member is None:
+        raise NotFound("Channel")
+    roles, overwrites = await repository.roles_and_overwrites(
+        session, server.id, actor.user_id, _overwrites_source(channel)
+    )
+    server_access = _server_access(server, member, roles)
+    perms = _apply_overwrites(server_access, channel, overwrites)
     if not has(perms, Permission.VIEW_CHANNEL):
         raise NotFound("Channel")
     return ChannelAccess(channel, server_access, perms)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gossip.auth import cache
 from gossip.db.models import AuthSession, User
 
 
@@ -27,12 +28,14 @@ async def with_user(session: AsyncSession, session_id: int) -> tuple[AuthSession
 
 
 async def revoke(session: AsyncSession, session_id: int) -> None:
+    cache.mark(session)
     await session.execute(
         update(AuthSession).where(AuthSession.id == session_id).values(revoked=True)
     )
 
 
 async def revoke_all_for_user(session: AsyncSession, user_id: int) -> None:
+    cache.mark(session)
     await session.execute(
         update(AuthSession).where(AuthSession.user_id == user_id).values(revoked=True)
     )

@@ -20,7 +20,14 @@ from gossip.db.models import AuthSession, User
 from gossip.events import SESSION_REVOKED, Audience, emit
 from gossip.kit import ids
 from gossip.kit.errors import AccountDisabled, AlreadyExists, Unauthorized
-from gossip.kit.security import AccessTokens, PasswordHashing, digest, new_secret, same_digest
+from gossip.kit.security import (
+    AccessClaims,
+    AccessTokens,
+    PasswordHashing,
+    digest,
+    new_secret,
+    same_digest,
+)
 from gossip.kit.timefmt import utcnow
 from gossip.users import repository as users
 from gossip.users.service import check_username
@@ -152,11 +159,16 @@ async def do_logout(session: AsyncSession, actor: Actor) -> None:
     )
 
 
-async def authenticate(session: AsyncSession, tokens: AccessTokens, token: str) -> Actor:
-    """The actor behind an access token, if its login session is still live."""
+def read_token(tokens: AccessTokens, token: str) -> AccessClaims:
+    """The claims of a well-signed, unexpired access token."""
     claims = tokens.read(token)
     if claims is None:
         raise Unauthorized("Invalid or expired token")
+    return claims
+
+
+async def actor_of(session: AsyncSession, claims: AccessClaims) -> Actor:
+    """The actor behind verified claims, if their login session is still live."""
     found = await repository.with_user(session, claims.session_id)
     if found is None:
         raise Unauthorized("Invalid or expired token")
@@ -172,3 +184,8 @@ async def authenticate(session: AsyncSession, tokens: AccessTokens, token: str) 
         is_admin=user.is_admin,
         bot=user.bot,
     )
+
+
+async def authenticate(session: AsyncSession, tokens: AccessTokens, token: str) -> Actor:
+    """The actor behind an access token, if its login session is still live."""
+    return await actor_of(session, read_token(tokens, token))

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from gossip.db import sqlite_driver
+
 _DATABASE = "gossip.database"
 
 
@@ -65,7 +67,20 @@ class Database:
 
 
 def _sqlite_engine(url: str, *, begin: str, pool_size: int, synchronous: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    parsed = make_url(url)
+    connect_args, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
+
+    async def one_trip_connection() -> sqlite_driver.OneTripConnection:
+        # Each statement is one hand-off to the connection's thread (db/sqlite_driver.py).
+        return await sqlite_driver.connect(*connect_args, **connect_kwargs)
+
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+        async_creator=one_trip_connection,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

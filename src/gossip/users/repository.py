@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gossip.auth import cache
 from gossip.db.models import Member, User
 
 
@@ -66,4 +67,7 @@ async def mutual_server_ids(session: AsyncSession, user_a: int, user_b: int) -> 
 
 
 async def set_fields(session: AsyncSession, user_id: int, **fields: object) -> None:
+    if not cache.ACTOR_FIELDS.isdisjoint(fields):
+        # Cached access tokens carry these (auth/cache.py).
+        cache.mark(session)
     await session.execute(update(User).where(User.id == user_id).values(**fields))

@@ -97,6 +97,7 @@ async def refresh(token: BearerToken, rt: RuntimeDep, session: Writer) -> JSON:
         )
     except auth_service.RefreshReuse:
         await session.commit()
+        await rt.auth_cache.committed(session)
         raise
     return ok(
         {

@@ -48,6 +48,7 @@ async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
         note_reason(session, request.headers.get("x-audit-log-reason"))
         yield session
         await session.commit()
+        await runtime.auth_cache.committed(session)  # before the 2xx (auth/cache.py)
         # Still holding the write connection: events leave in commit order.
         runtime.bus.publish(take(session))
 
@@ -91,8 +92,14 @@ async def current_actor(
 ) -> Actor:
     runtime = get_runtime(request)
     token = _token(credentials)
-    async with runtime.db.read_session() as session:
-        actor = await auth_service.authenticate(session, runtime.tokens, token)
+    # Most requests are answered from the token cache, which is exact (auth/cache.py).
+    actor, stamp = await runtime.auth_cache.get(token)
+    if actor is None:
+        claims = auth_service.read_token(runtime.tokens, token)
+        async with runtime.db.read_session() as session:
+            actor = await auth_service.actor_of(session, claims)
+        if stamp is not None:
+            runtime.auth_cache.put(token, actor, stamp, claims.expires_at)
     request.state.actor = actor
     await check_rate(request, "general", f"user:{actor.user_id}")
     return actor

@@ -116,4 +116,5 @@ async def writing(runtime: Runtime) -> AsyncIterator[AsyncSession]:
     async with runtime.db.write_session() as session:
         yield session
         await session.commit()
+        await runtime.auth_cache.committed(session)
         runtime.bus.publish(take(session))

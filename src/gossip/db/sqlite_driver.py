@@ -1,0 +1,114 @@
+"""aiosqlite with one trip to the connection's thread per statement.
+
+aiosqlite runs each call on the connection's own thread and hands the result back to the
+event loop. Through SQLAlchemy's adapter a statement costs four such trips (open a cursor,
+execute, fetch the rows, close), and each trip wakes the event loop: on a message send
+that was most of the ~36 hand-offs. SQLAlchemy already reads every row of a (non-streamed)
+result at once, so doing the four steps in one function on the thread changes nothing but
+the count. Only the cursor changes; transactions, commit, rollback and closing are
+aiosqlite's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+
+_Result = tuple[Any, int, int | None, list[Any]]
+
+
+def _run(conn: sqlite3.Connection, sql: str, parameters: Any) -> _Result:
+    cursor = conn.cursor()
+    try:
+        if parameters is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+def _run_many(conn: sqlite3.Connection, sql: str, seq_of_parameters: Any) -> _Result:
+    cursor = conn.cursor()
+    try:
+        cursor.executemany(sql, seq_of_parameters)
+        return cursor.description, cursor.rowcount, cursor.lastrowid, []
+    finally:
+        cursor.close()
+
+
+class BufferedCursor:
+    """The async cursor SQLAlchemy's aiosqlite adapter expects, holding a whole result."""
+
+    arraysize = 1
+
+    def __init__(self, connection: OneTripConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> BufferedCursor:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    def _keep(self, result: _Result) -> BufferedCursor:
+        self.description, self.rowcount, self.lastrowid, self._rows = result
+        return self
+
+    async def execute(self, sql: str, parameters: Any = None) -> BufferedCursor:
+        connection = self._connection
+        return self._keep(await connection._execute(_run, connection._conn, sql, parameters))
+
+    async def executemany(self, sql: str, seq_of_parameters: Any) -> BufferedCursor:
+        connection = self._connection
+        return self._keep(
+            await connection._execute(_run_many, connection._conn, sql, seq_of_parameters)
+        )
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> Sequence[Any]:
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def nextset(self) -> None:
+        return None
+
+    async def setinputsizes(self, *_: object) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class OneTripConnection(aiosqlite.Connection):
+    def cursor(self) -> BufferedCursor:  # type: ignore[override]
+        return BufferedCursor(self)
+
+
+async def connect(database: str, **kwargs: Any) -> OneTripConnection:
+    """Like aiosqlite.connect, with the one-trip cursor."""
+
+    def connector() -> sqlite3.Connection:
+        return sqlite3.connect(database, **kwargs)
+
+    connection = OneTripConnection(connector, 64)
+    # As SQLAlchemy does for aiosqlite: the thread must not keep the process alive.
+    connection._thread.daemon = True
+    await connection
+    return connection
