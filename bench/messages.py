@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,9 +266,15 @@ def seed_rows(
 
 
 def seed_sqlite(
-    path: Path, channel_id: int, authors: Sequence[int], start_ms: int, count: int
+    path: Path,
+    channel_id: int,
+    authors: Sequence[int],
+    start_ms: int,
+    count: int,
+    rows: Iterable[tuple[Any, ...]] | None = None,
 ) -> int:
-    """Appends the rows in one transaction; returns the channel's message count after."""
+    """Appends the rows in one transaction; returns the channel's message count after.
+    `rows` (as seed_rows makes them) replaces the default ones (bench/search.py)."""
     con = sqlite3.connect(path, isolation_level=None)
     try:
         columns = con.execute("PRAGMA table_info(messages)").fetchall()
@@ -284,7 +290,7 @@ def seed_sqlite(
         con.executemany(
             "INSERT INTO messages (id, channel_id, author_id, content, type, tts, pinned,"
             " mention_everyone) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            seed_rows(start_ms, count, channel_id, authors),
+            rows if rows is not None else seed_rows(start_ms, count, channel_id, authors),
         )
         last = seeded_id(start_ms, count - 1) if count else None
         con.execute(
@@ -307,8 +313,14 @@ def plain_pg_url(url: str) -> str:
 
 
 async def seed_postgres(
-    url: str, channel_id: int, authors: Sequence[int], start_ms: int, count: int
+    url: str,
+    channel_id: int,
+    authors: Sequence[int],
+    start_ms: int,
+    count: int,
+    records: Iterable[tuple[Any, ...]] | None = None,
 ) -> int:
+    """COPYs the rows in one transaction; `records` as in seed_sqlite's `rows`."""
     import asyncpg
 
     con = await asyncpg.connect(plain_pg_url(url))
@@ -323,7 +335,9 @@ async def seed_postgres(
         async with con.transaction():
             await con.copy_records_to_table(
                 "messages",
-                records=seed_rows(start_ms, count, channel_id, authors),
+                records=records
+                if records is not None
+                else seed_rows(start_ms, count, channel_id, authors),
                 columns=[
                     "id",
                     "channel_id",

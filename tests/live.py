@@ -211,7 +211,10 @@ def error_code(response: httpx.Response) -> str:
 
 
 @contextlib.contextmanager
-def live_server(backend: str, tmp: Path, **overrides: Any) -> Iterator[Live]:
+def live_server(
+    backend: str, tmp: Path, *, prepare: Any = None, **overrides: Any
+) -> Iterator[Live]:
+    """`prepare(app)`, if given, runs before the server starts (routes of a test's own)."""
     tmp.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         values: dict[str, Any] = {
@@ -226,6 +229,8 @@ def live_server(backend: str, tmp: Path, **overrides: Any) -> Iterator[Live]:
         settings = Settings(**values)
         upgrade(settings.resolved_database_url)
         app = create_app(settings)
+        if prepare is not None:
+            prepare(app)
         server = stack.enter_context(ServerThread(app))
         url = f"http://127.0.0.1:{server.port}"
         http = stack.enter_context(httpx.Client(base_url=url, timeout=30))

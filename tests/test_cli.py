@@ -115,3 +115,41 @@ class TestCreateAdmin:
         )
         assert bad.returncode == 1 and "username" in bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+class TestSetPlan:
+    def test_sets_the_plan_the_v1_surface_then_applies(self, tmp_path: Path) -> None:
+        with live_server("sqlite", tmp_path / "live") as live:
+            user = live.register()
+            secret = live.data(live.post("/api/developer/keys", user, json={"mode": "live"}), 201)[
+                "secret"
+            ]
+            url = live.settings.resolved_database_url
+            data_dir = live.settings.data_dir
+            result = gossip(
+                "set-plan",
+                user.username,
+                "scale",
+                "--daily-limit",
+                "7",
+                data_dir=data_dir,
+                GOSSIP_DATABASE_URL=url,
+            )
+            assert result.returncode == 0, result.stderr
+            assert "scale: 7 requests/day" in result.stdout
+            answer = live.http.get("/v1/pricing", headers={"Authorization": f"Bearer {secret}"})
+            assert answer.headers["X-RateLimit-Limit"] == "7"
+            by_email = gossip(
+                "set-plan", user.email, "pro", data_dir=data_dir, GOSSIP_DATABASE_URL=url
+            )
+            assert by_email.returncode == 0, by_email.stderr
+            answer = live.http.get("/v1/pricing", headers={"Authorization": f"Bearer {secret}"})
+            assert answer.headers["X-RateLimit-Limit"] == "100000"
+            for args in (
+                ("nobody-here", "pro"),
+                (user.username, "scale"),  # scale needs its limit
+                (user.username, "pro", "--daily-limit", "5"),
+            ):
+                refused = gossip("set-plan", *args, data_dir=data_dir, GOSSIP_DATABASE_URL=url)
+                assert refused.returncode == 1 and "error:" in refused.stderr, refused
+            assert gossip("set-plan", user.username, "gold", data_dir=data_dir).returncode == 2

@@ -58,6 +58,7 @@ from schemathesis.core.parameters import ParameterLocation
 from gossip.app import create_app
 from gossip.config import Settings
 from gossip.db.engine import connect
+from gossip.developer import repository as developer_repository
 from gossip.users import repository as users_repository
 from tests.live import Live, User, live_server
 from tests.surfaces.chirp.admins import make_admin
@@ -161,6 +162,10 @@ EVERYTHING = frozenset(
 )
 
 
+# An address outgoing webhooks accept (public). The world's worker is off: never called.
+PUBLIC_HOOK = "https://93.184.215.14/hook"
+
+
 def _key(name: str) -> str:
     """`server_id`, `serverId` and `serverid` name the same thing."""
     return name.replace("_", "").lower()
@@ -190,6 +195,10 @@ class World:
     disabled: User  # an account an administrator disabled after it signed in
     admin: User  # a platform administrator (gossip create-admin), in no server here
     shared: dict[str, str] = field(default_factory=dict)
+    # Each user's live developer API key (/v1 takes those instead of access tokens).
+    api_keys: dict[str, str] = field(default_factory=dict)
+    # Per actor: a /v1 webhook, one of its deliveries and a listener (World.outgoing).
+    hooks: dict[str, dict[str, str]] = field(default_factory=dict)
     session: requests.Session = field(default_factory=requests.Session)
     statuses: dict[tuple[str, str], Counter[int]] = field(
         default_factory=lambda: defaultdict(Counter)
@@ -267,7 +276,64 @@ class World:
             ids["channelid"] = ids["threadid"]
         if path.startswith("/api/voice/") and "voicechannelid" in ids:
             ids["channelid"] = ids["voicechannelid"]
+        ids["username"] = self.owner.username  # /v1/profiles/{username}
+        ids["eventtype"] = "log"  # spec 000: an event of the key's own namespace
+        if path.startswith("/v1/"):
+            # A URL webhooks may use (public; never called, the worker is off here), and a
+            # real event type: random ones are refused, rightly.
+            ids["url"] = PUBLIC_HOOK
+            ids["events"] = "message.created"
+        if "{endpoint_id}" in path or "{listener_id}" in path:
+            ids.update(self.outgoing("member" if actor == "member" else "owner"))
+        if "{key_id}" in path:
+            # A key of the caller's own to revoke (others' are 404 by design).
+            holder = self.member if actor == "member" else self.owner
+            made = self.live.post("/api/developer/keys", holder, json={"mode": "test"})
+            ids["keyid"] = self.live.data(made, 201)["id"]
         return ids, disposable
+
+    def outgoing(self, actor: str) -> dict[str, str]:
+        """A webhook with one delivery and a spec 000 listener of `actor`'s, made once and
+        again only after a case deleted them (an account may hold 50 endpoints). The URL
+        is a public address; the world's worker is off, so nothing is ever sent there."""
+        made = self.hooks.get(actor)
+        key = self.api_keys[actor]
+        auth = {"Authorization": f"Bearer {key}"}
+        http = self.live.http
+        if made is not None:
+            alive = [
+                http.get(f"/v1/webhooks/{made['endpointid']}", headers=auth).status_code,
+                *(
+                    200 if any(x["id"] == made["listenerid"] for x in items) else 404
+                    for items in [
+                        http.get("/v1/core/messages/listeners", headers=auth).json()["items"]
+                    ]
+                ),
+            ]
+            if alive == [200, 200]:
+                return made
+        # A clean slate: fuzzed registrations may have used up the account's 50 endpoints.
+        for listed in ("/v1/webhooks", "/v1/core/messages/listeners"):
+            for item in http.get(listed, headers=auth).json()["items"]:
+                http.delete(f"{listed}/{item['id']}", headers=auth)
+        user = {"owner": self.owner, "member": self.member}[actor]
+        url = PUBLIC_HOOK
+        events = [f"{user.username.lower()}:log"]
+        hook = http.post("/v1/webhooks", headers=auth, json={"url": url, "events": events})
+        assert hook.status_code == 201, hook.text
+        endpoint_id = hook.json()["id"]
+        sent = http.post("/v1/core/messages/new/log", headers=auth, json={"data": 1})
+        assert sent.status_code == 200, sent.text
+        log = http.get(f"/v1/webhooks/{endpoint_id}/deliveries", headers=auth)
+        listener = http.post("/v1/core/messages/register/log", headers=auth, json={"url": url})
+        assert listener.status_code == 201, listener.text
+        made = {
+            "endpointid": endpoint_id,
+            "deliveryid": log.json()["items"][0]["id"],
+            "listenerid": listener.json()["id"],
+        }
+        self.hooks[actor] = made
+        return made
 
     def dispose(self, ids: dict[str, str]) -> None:
         """Deletes a server `build` made for one case (users may be in at most 200)."""
@@ -285,6 +351,8 @@ class World:
             return None
         if actor == "bad_token":
             return "not-a-token"
+        if operation[1].startswith("/v1/"):
+            return self.api_keys[actor]
         if actor == "disabled":
             # Its own tokens even for logout and refresh: it cannot log in for new ones.
             refresh = SESSION_OPERATIONS.get(operation) == "refresh"
@@ -385,13 +453,31 @@ def disable_account(live: Live, user: User) -> None:
     assert live.get("/api/users/me", user).status_code == 403
 
 
+def unlimited_plans(live: Live, users: list[User]) -> None:
+    """Scale plans with a cap these runs never reach: the daily cap is a plan's, not abuse
+    protection, so GOSSIP_RATE_LIMITS=false leaves it on (docs/developer.md)."""
+
+    async def run() -> None:
+        database = connect(live.settings.resolved_database_url)
+        try:
+            async with database.write_session() as session:
+                for user in users:
+                    await developer_repository.set_plan(session, int(user.id), "scale", 10**9)
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    asyncio.run(run())
+
+
 @pytest.fixture(scope="module")
 def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     # A server of its own: the generated requests rename users, create servers and so on,
     # which must not leak into other tests' data; and rate limits off, because hundreds of
     # requests a minute from one user is the point here, not abuse.
     tmp = tmp_path_factory.mktemp(f"schemathesis-{backend}")
-    with live_server(backend, tmp, rate_limits=False) as live:
+    # No webhook worker: the world's endpoints point at a public address never called.
+    with live_server(backend, tmp, rate_limits=False, webhook_worker=False) as live:
         world = World(
             live=live,
             owner=live.register(f"own{uuid.uuid4().hex[:8]}"),
@@ -400,7 +486,12 @@ def world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
             disabled=live.register(f"dis{uuid.uuid4().hex[:8]}"),
             admin=make_admin(live, live.register(f"adm{uuid.uuid4().hex[:8]}")),
         )
+        for actor in ("owner", "member", "outsider", "disabled"):
+            user = getattr(world, actor)
+            made = live.post("/api/developer/keys", user, json={"mode": "live"})
+            world.api_keys[actor] = live.data(made, 201)["secret"]
         disable_account(live, world.disabled)
+        unlimited_plans(live, [world.owner, world.member, world.outsider])
         world.shared = world.build()
         try:
             yield world
@@ -445,7 +536,17 @@ def test_authenticated_operations_refuse_who_has_no_usable_session(world: World)
     for an operation; here none is left to chance. No body is sent: authentication comes
     before reading it, and an unreadable one would be a 400 whoever sent it.
     """
-    ids = {**world.shared, "userid": world.member.id, "overwriteid": world.shared["roleid"]}
+    ids = {
+        **world.shared,
+        "userid": world.member.id,
+        "overwriteid": world.shared["roleid"],
+        "username": world.owner.username,
+        "keyid": "key_1",  # refused before it is looked at
+        "endpointid": "wh_1",
+        "deliveryid": "msg_1",
+        "listenerid": "wh_1",
+        "eventtype": "log",
+    }
     wrong: list[str] = []
     for path, item in DOCUMENT["paths"].items():
         for method, operation in item.items():

@@ -19,12 +19,14 @@ from gossip.db.engine import connect
 from gossip.gateway.connection import gateway_endpoint
 from gossip.gateway.hub import Hub
 from gossip.gateway.presence import build_presence
+from gossip.hooks.outbox import Outbox
+from gossip.hooks.worker import Worker
 from gossip.kit import ids
 from gossip.kit.ratelimit import build_rate_limiter
 from gossip.kit.security import AccessTokens, PasswordHashing
 from gossip.media import service as media_service
 from gossip.runtime import Runtime
-from gossip.surfaces import chirp, errors
+from gossip.surfaces import chirp, details, errors, v1
 from gossip.surfaces.middleware import BodyLimit, RateLimitHeaders
 
 log = logging.getLogger("gossip")
@@ -53,6 +55,10 @@ def build_runtime(settings: Settings) -> Runtime:
     db = connect(settings.resolved_database_url)
     bus = build_bus(settings.redis_url, settings.redis_prefix)
     presence = build_presence(settings.redis_url, settings.redis_prefix)
+    outbox = Outbox()
+    db.before_commit.append(outbox.stage)
+    db.after_commit.append(outbox.after_commit)
+    bus.subscribe(outbox.on_bus_event)
     return Runtime(
         settings=settings,
         db=db,
@@ -64,6 +70,7 @@ def build_runtime(settings: Settings) -> Runtime:
         tokens=AccessTokens(settings.resolved_secret_key, settings.access_token_ttl),
         hub=Hub(db, bus, presence, gateway_limits(settings)),
         media=media_service.build(settings),
+        outbox=outbox,
         auth_cache=TokenCache(redis_url=settings.redis_url, redis_prefix=settings.redis_prefix),
     )
 
@@ -97,7 +104,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.bus.start()
         await runtime.hub.start()
+        worker: Worker | None = None
+        if settings.webhook_worker:
+            worker = Worker(runtime.db, settings)
+            runtime.outbox.on_enqueued(worker.wake)
+            await worker.start()
         yield
+        if worker is not None:
+            await worker.close()
         await runtime.hub.close()
         await runtime.bus.close()
         await runtime.limiter.close()
@@ -120,6 +134,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.register_renderer(chirp.PREFIX, chirp.render_error)
     errors.install(app)
     app.include_router(chirp.build_router())
+    # The developer API (spec 001): key auth, metering, its own error body.
+    v1.install(app)
+    # Spec 000's unversioned GET /details.
+    app.include_router(details.router)
     # Multipart forms of JSON routes (files), and the bytes at /media/….
     chirp.media.install(app)
 
@@ -141,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_middleware(v1.Meter, prefix=v1.PREFIX)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(
         BodyLimit,

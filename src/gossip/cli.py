@@ -1,4 +1,4 @@
-"""The `gossip` command: serve, migrate, create-admin."""
+"""The `gossip` command: serve, worker, migrate, create-admin, set-plan."""
 
 from __future__ import annotations
 
@@ -56,6 +56,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(_: argparse.Namespace) -> int:
+    """The webhook delivery worker alone: for deployments that run it apart from the
+    HTTP servers (GOSSIP_WEBHOOK_WORKER=false on those)."""
+    from gossip.app import claim_worker_id
+    from gossip.hooks.worker import run_forever
+    from gossip.kit import ids
+
+    settings = Settings()
+    _migrate(settings)
+    ids.configure(claim_worker_id(settings))
+    asyncio.run(run_forever(settings))
+    return 0
+
+
 def cmd_migrate(_: argparse.Namespace) -> int:
     settings = Settings()
     _migrate(settings)
@@ -103,6 +117,38 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         return 1
 
 
+async def _set_plan(settings: Settings, who: str, plan: str, daily_limit: int | None) -> int:
+    from gossip.app import build_runtime
+    from gossip.developer import service as developer
+
+    runtime = build_runtime(settings)
+    try:
+        async with runtime.db.write_session() as session:
+            user = await developer.find_user(session, who)
+            data = await developer.do_set_plan(session, user, plan, daily_limit)
+            await session.commit()
+        print(
+            f"{user.username} ({user.id}) is on {data['plan']}: "
+            f"{data['dailyLimit']} requests/day per key"
+        )
+        return 0
+    finally:
+        await runtime.db.dispose()
+
+
+def cmd_set_plan(args: argparse.Namespace) -> int:
+    settings = Settings()
+    _migrate(settings)
+    from gossip.kit.errors import GossipError
+
+    try:
+        return asyncio.run(_set_plan(settings, args.user, args.plan, args.daily_limit))
+    except GossipError as error:
+        details = "; ".join(f"{d['field']} {d['message']}" for d in error.details)
+        print(f"error: {error.message}{': ' + details if details else ''}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -114,10 +160,20 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int)
     serve.set_defaults(run=cmd_serve)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+    commands.add_parser(
+        "worker", help="deliver outgoing webhooks (also runs inside serve)"
+    ).set_defaults(run=cmd_worker)
     admin = commands.add_parser("create-admin", help="create a platform administrator")
     admin.add_argument("--email", required=True)
     admin.add_argument("--username", required=True)
     admin.add_argument("--password", help="or GOSSIP_ADMIN_PASSWORD, or asked for")
     admin.set_defaults(run=cmd_create_admin)
+    plan = commands.add_parser("set-plan", help="set an account's developer API plan")
+    plan.add_argument("user", help="the account's id, username or email")
+    plan.add_argument("plan", choices=["free", "pro", "scale"])
+    plan.add_argument(
+        "--daily-limit", type=int, help="requests per key per UTC day (scale only, required)"
+    )
+    plan.set_defaults(run=cmd_set_plan)
     args = parser.parse_args(argv)
     sys.exit(args.run(args))

@@ -93,6 +93,25 @@ class Settings(BaseSettings):
     gateway_resume_window: float = Field(default=120.0, gt=0)
     presence_offline_grace: float = Field(default=5.0, ge=0)
 
+    # Outgoing webhooks and spec 000 listeners (docs/webhooks.md).
+    # Run the delivery worker inside `gossip serve` (off: run `gossip worker` instead).
+    webhook_worker: bool = True
+    # Lets endpoints resolve to loopback, private or link-local addresses, and use plain
+    # http: for development and tests only.
+    webhook_allow_private: bool = False
+    # Seconds to wait before each retry, after the first attempt; past the last, the
+    # delivery is given up.
+    webhook_retry_schedule: str = "5,30,120,600,1800,3600,10800,21600,43200,86400,86400"
+    # An endpoint failing for this long with no success in between is disabled.
+    webhook_disable_after: float = Field(default=5 * 24 * 3600, gt=0, description="seconds")
+    webhook_timeout: float = Field(default=5.0, gt=0, description="seconds")
+    # Concurrent POSTs per worker process.
+    webhook_concurrency: int = Field(default=64, ge=1, le=1024)
+    # A claimed delivery not recorded within this long is due again (a killed worker).
+    webhook_lease: float = Field(default=60.0, gt=0, description="seconds")
+    # How often a worker looks for due deliveries when nothing in its process woke it.
+    webhook_poll_interval: float = Field(default=0.5, gt=0, description="seconds")
+
     # Argon2id cost; lowered only by the test suite and benchmarks to save CPU.
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
@@ -138,6 +157,11 @@ def gateway_limits(settings: Settings) -> Limits:
         resume_window_s=settings.gateway_resume_window,
         offline_grace_s=settings.presence_offline_grace,
     )
+
+
+def retry_schedule(settings: Settings) -> tuple[float, ...]:
+    """GOSSIP_WEBHOOK_RETRY_SCHEDULE: comma-separated seconds."""
+    return tuple(float(part) for part in settings.webhook_retry_schedule.split(",") if part.strip())
 
 
 def parse_rule(text: str) -> tuple[int, float]:

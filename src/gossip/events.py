@@ -56,3 +56,9 @@ def emit(
 
 def take(session: AsyncSession) -> list[Event]:
     return session.info.pop(_KEY, [])
+
+
+def pending(session: AsyncSession) -> list[Event]:
+    """What the transaction has emitted so far, left in place (the outbox reads it before
+    the commit; `take` still hands it to the bus after)."""
+    return session.info.get(_KEY, [])

@@ -23,7 +23,7 @@ from gossip.kit.permissions import (
     channel_permissions,
     has,
 )
-from gossip.threads import is_thread
+from gossip.threads import THREAD_TYPES, is_thread
 
 DM_CHANNEL_TYPES = (1, 3)
 
@@ -183,3 +183,61 @@ async def access_channel(
     if not has(perms, Permission.VIEW_CHANNEL):
         raise NotFound("Channel")
     return ChannelAccess(channel, server_access, perms)
+
+
+async def readable_channel_ids(
+    session: AsyncSession,
+    actor: Actor,
+    needed: int,
+    *,
+    server_id: int | None = None,
+    include_dms: bool = True,
+) -> list[int]:
+    """Every channel (threads included) where the actor holds `needed`, by the very rules
+    of access_channel (membership, roles, overwrites in Discord's order, a thread as its
+    parent), computed for all their servers in five queries; plus the DMs and group DMs
+    they are in (whose permissions are DM_PERMISSIONS). With `server_id`, that server's
+    channels only. For search, which must never look where the actor may not read."""
+    servers = await repository.memberships(session, actor.user_id, server_id)
+    readable: list[int] = []
+    if servers:
+        server_ids = [s for s, _ in servers]
+        everyone: dict[int, int] = {}
+        held: dict[int, list[tuple[int, int]]] = {}
+        for sid, role_id, perms in await repository.roles_in_servers(
+            session, actor.user_id, server_ids
+        ):
+            if role_id == sid:
+                everyone[sid] = perms
+            else:
+                held.setdefault(sid, []).append((role_id, perms))
+        base = {
+            sid: base_permissions(
+                is_owner=owner_id == actor.user_id,
+                everyone=everyone.get(sid, 0),
+                role_permissions=(p for _, p in held.get(sid, ())),
+            )
+            for sid, owner_id in servers
+        }
+        role_sets = {sid: frozenset(r for r, _ in roles) for sid, roles in held.items()}
+        channels = await repository.channels_in_servers(session, server_ids)
+        overwrites = await repository.overwrites_in_servers(
+            session, [sid for sid, perms in base.items() if perms != ALL_PERMISSIONS]
+        )
+        for cid, sid, kind, parent_id in channels:
+            perms = base[sid]
+            if perms != ALL_PERMISSIONS:
+                # As permissions_in: a thread has no overwrites of its own.
+                source = parent_id if kind in THREAD_TYPES and parent_id else cid
+                perms = channel_permissions(
+                    perms,
+                    everyone_id=sid,
+                    member_id=actor.user_id,
+                    member_role_ids=role_sets.get(sid, frozenset()),
+                    overwrites=overwrites.get(source, ()),
+                )
+            if has(perms, needed):
+                readable.append(cid)
+    if include_dms and server_id is None and has(DM_PERMISSIONS, needed):
+        readable.extend(await repository.dm_channel_ids(session, actor.user_id))
+    return readable

@@ -10,7 +10,8 @@ writers share one ordinary pool.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
@@ -24,6 +25,26 @@ from sqlalchemy.ext.asyncio import (
 
 from gossip.db import sqlite_driver
 
+_DATABASE = "gossip.database"
+
+
+class WriteSession(AsyncSession):
+    """A write session whose commit runs the database's commit hooks: before, in the
+    transaction (the webhook outbox stages its rows there, so they commit with the change
+    that caused them); after, once it is durable. Every adapter's commit goes through
+    here, so no surface can forget them."""
+
+    async def commit(self) -> None:
+        database: Database | None = self.info.get(_DATABASE)
+        if database is None:
+            await super().commit()
+            return
+        for before in database.before_commit:
+            await before(self)
+        await super().commit()
+        for after in database.after_commit:
+            after(self)
+
 
 @dataclass
 class Database:
@@ -32,6 +53,8 @@ class Database:
     writer: AsyncEngine
     read_session: async_sessionmaker[AsyncSession]
     write_session: async_sessionmaker[AsyncSession]
+    before_commit: list[Callable[[AsyncSession], Awaitable[None]]] = field(default_factory=list)
+    after_commit: list[Callable[[AsyncSession], None]] = field(default_factory=list)
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,10 +115,15 @@ def connect(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10
         writer = reader = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
-    return Database(
+    info: dict[str, Any] = {}
+    database = Database(
         url=url,
         reader=reader,
         writer=writer,
         read_session=async_sessionmaker(reader, expire_on_commit=False, autoflush=False),
-        write_session=async_sessionmaker(writer, expire_on_commit=False, autoflush=False),
+        write_session=async_sessionmaker(
+            writer, class_=WriteSession, expire_on_commit=False, autoflush=False, info=info
+        ),
     )
+    info[_DATABASE] = database
+    return database

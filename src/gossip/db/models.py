@@ -7,13 +7,14 @@ neighbouring pages.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -64,6 +65,10 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The developer API plan (issue 5), set by an administrator: free, pro or scale.
+    plan: Mapped[str] = mapped_column(String(8), default="free", server_default="free")
+    # Scale's daily request cap per key; None on free and pro (their caps are fixed).
+    plan_daily_limit: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuthSession(Base):
@@ -166,6 +171,9 @@ class Channel(Base):
     # "low:high" user IDs of a one-to-one DM: the unique index makes creating the same DM
     # twice a conflict instead of a race.
     dm_key: Mapped[str | None] = mapped_column(String(48), unique=True)
+    # Kept by database triggers on `messages` (migration 0007_search), never by the code:
+    # search reports how many messages it looked through without counting them.
+    message_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
 
 class PermissionOverwrite(Base):
@@ -192,6 +200,10 @@ class DMRecipient(Base):
 
 
 class Message(Base):
+    """Searchable through a full-text index the database keeps (migration 0007_search):
+    FTS5 table `messages_fts` on SQLite, generated column `search_vector` with a GIN index
+    on PostgreSQL. Neither is declared here: see tests/db/test_migrations.py."""
+
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_channel_id_id", "channel_id", "id"),)
 
@@ -406,3 +418,140 @@ class MediaFile(Base):
     width: Mapped[int | None] = mapped_column()
     height: Mapped[int | None] = mapped_column()
     has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- developer API (issue 5) -----------------------------------------------------------------
+
+
+class ApiKey(Base):
+    """A developer API key. Only the SHA-256 digest of the secret is kept; `prefix` and
+    `last4` let its owner recognise it afterwards."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    mode: Mapped[str] = mapped_column(String(4))  # live or test
+    name: Mapped[str | None] = mapped_column(String(80))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    last4: Mapped[str] = mapped_column(String(4))
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiKeyDay(Base):
+    """Requests a key was admitted on one UTC day: the daily cap is counted here, with one
+    atomic conditional upsert per request, so it holds across processes and engines."""
+
+    __tablename__ = "api_key_days"
+
+    key_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ApiUsage(Base):
+    """Metered usage of a key per UTC day and price category. Cost in pico-USD (10^-12):
+    bandwidth is 100 pico-USD a byte, so every price is a whole number."""
+
+    __tablename__ = "api_usage"
+
+    key_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(16), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_pico: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- outgoing webhooks and the event bus (issue 5) -----------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """Where a developer wants events POSTed: a spec 001 webhook or a spec 000 listener.
+
+    `secret` is kept as issued (docs/decisions.md): the server must sign with it.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    owner_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The API key that registered it; no foreign key, a revoked key keeps its endpoints.
+    key_id: Mapped[int | None] = mapped_column(Snowflake)
+    kind: Mapped[str] = mapped_column(String(16))  # "webhook" (spec 001), "listener" (000)
+    # Registered with a live key. Gossip's own events reach live endpoints only; a test
+    # key's spec 000 publishes reach only test ones (test keys never touch live data).
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))
+    # Unix ms of the first failure since the last success; None while healthy.
+    failing_since: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookSubscription(Base):
+    """One event type an endpoint wants ("*" for all it may receive): the indexed side of
+    `WebhookEndpoint.events`, so finding the endpoints of an event is one lookup."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    event_type: Mapped[str] = mapped_column(String(128), primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_id: Mapped[int] = mapped_column(Snowflake)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one endpoint. Written in the transaction of the change that
+    caused it; `id` is the `webhook-id` every attempt carries."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # The worker's claim: due pending rows in order.
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    endpoint_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[str] = mapped_column(String(128))
+    # The exact bytes POSTed (and signed), so every retry sends the same body.
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # delivered, failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Unix ms. A claimed row is leased by moving this into the future: a worker killed
+    # mid-delivery leaves it due again once the lease runs out.
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    last_status: Mapped[int | None] = mapped_column()
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: what came back and how long it took."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery_id_id", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SnowflakePK, primary_key=True, autoincrement=False)
+    delivery_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
+    )
+    status_code: Mapped[int | None] = mapped_column()
+    latency_ms: Mapped[int] = mapped_column()
+    error: Mapped[str | None] = mapped_column(String(300))

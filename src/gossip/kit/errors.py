@@ -115,3 +115,8 @@ class RateLimited(GossipError):
         super().__init__()
         self.retry_after = retry_after
         self.headers = headers or {}
+
+
+class PaymentRequired(GossipError):
+    code = ErrorCode.PAYMENT_REQUIRED
+    default_message = "This needs a paid plan"

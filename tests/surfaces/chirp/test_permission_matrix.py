@@ -413,6 +413,13 @@ def _unban(c: Ctx) -> Call:
     return Call({**c.sid, "user_id": c.w.bannee.id})
 
 
+def _own_key(c: Ctx) -> Call:
+    """Revoking: a key of the caller's own (anonymous callers name the owner's)."""
+    holder = c.caller or c.w.owner
+    key = c.live.post("/api/developer/keys", holder, json={"mode": "test"})
+    return Call({"key_id": c.live.data(key, 201)["id"]})
+
+
 def _join_lobby(c: Ctx) -> Call:
     """Joining changes who belongs where: a server of the cell's own to join."""
     lobby = c.live.create_server(c.w.owner, "lobby")
@@ -499,6 +506,9 @@ REQUESTS: dict[str, Factory] = {
     "PATCH /api/users/me": lambda c: Call({}, json={"bio": "seen by the matrix"}),
     "GET /api/users/search": lambda c: Call({}, params={"q": c.w.peer.username}),
     "GET /api/users/{user_id}": lambda c: Call({"user_id": c.w.peer.id}),
+    # User-scoped: anyone signed in may search; what they find is what they may read
+    # (tests/surfaces/chirp/test_search.py holds that; here the route's own gate).
+    "GET /api/search/messages": lambda c: Call({}, params={"query": "hello"}),
     "GET /api/servers": lambda c: Call({}),
     "POST /api/servers": lambda c: Call({}, json={"name": "made by the matrix"}),
     "GET /api/servers/{server_id}": lambda c: Call(c.sid),
@@ -585,6 +595,12 @@ REQUESTS: dict[str, Factory] = {
         {"user_id": c.w.bystander.id}, json={"disabled": False}
     ),
     "GET /api/admin/audit-log": lambda c: Call({}),
+    "PUT /api/admin/users/{user_id}/plan": lambda c: Call(
+        {"user_id": c.w.bystander.id}, json={"plan": "free"}
+    ),
+    "POST /api/developer/keys": lambda c: Call({}, json={"mode": "test"}),
+    "GET /api/developer/keys": lambda c: Call({}),
+    "DELETE /api/developer/keys/{key_id}": _own_key,
     "GET /api/servers/{server_id}/audit-log": lambda c: Call(c.sid),
     "POST /api/channels/{channel_id}/messages/{message_id}/threads": _start_thread,
     "GET /api/channels/{channel_id}/threads/active": lambda c: Call(c.cid),

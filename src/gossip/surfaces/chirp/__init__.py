@@ -12,12 +12,14 @@ from gossip.surfaces.chirp import (
     auth,
     bans,
     channels,
+    developer,
     dms,
     invites,
     media,
     members,
     messages,
     roles,
+    search,
     servers,
     threads,
     typing_start,
@@ -48,9 +50,12 @@ def build_router() -> APIRouter:
         channels,
         dms,
         messages,
+        search,
         threads,
         typing_start,
         media,
+        # The dashboard's API of the developer platform (issue 5).
+        developer,
     ):
         router.include_router(module.router)
     return router

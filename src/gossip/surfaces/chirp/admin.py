@@ -9,14 +9,16 @@ counted before the key is compared so that it cannot be guessed quickly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials
+from pydantic import Field
 
 from gossip.admin import service as admin_service
 from gossip.auth import service as auth_service
-from gossip.kit.errors import Unauthorized
+from gossip.developer import service as developer_service
+from gossip.kit.errors import NotFound, Unauthorized
 from gossip.kit.timefmt import utcnow
 from gossip.surfaces.chirp.deps import (
     Reader,
@@ -30,6 +32,7 @@ from gossip.surfaces.chirp.deps import (
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.rules import access
 from gossip.surfaces.chirp.schemas import Body, Out
+from gossip.users import repository as users_repository
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -137,3 +140,31 @@ async def set_account(user_id: str, body: AccountIn, admin: AdminCaller, session
         session, admin.user_id, path_id(user_id, "User"), body.disabled
     )
     return ok(data, message="Account disabled" if body.disabled else "Account enabled")
+
+
+class PlanIn(Body):
+    plan: Literal["free", "pro", "scale"]
+    dailyLimit: int | None = Field(default=None, ge=1, le=10**12)
+
+
+class PlanOut(Out):
+    userId: str
+    plan: str
+    dailyLimit: int
+
+
+@router.put(
+    "/users/{user_id}/plan",
+    openapi_extra=access("admin"),
+    description="Sets the account's developer API plan (issue 5). `dailyLimit` (requests "
+    "per key per UTC day) is required for scale and refused for free and pro, whose caps "
+    "are fixed. Takes effect on the account's next /v1 request.",
+    response_model=Envelope[PlanOut],
+    responses=error_responses(400, 401, 403, 404, 413, 429),
+)
+async def set_plan(user_id: str, body: PlanIn, admin: AdminCaller, session: Writer) -> JSON:
+    user = await users_repository.get(session, path_id(user_id, "User"))
+    if user is None:
+        raise NotFound("User")
+    data = await developer_service.do_set_plan(session, user, body.plan, body.dailyLimit)
+    return ok(data, message="Plan updated")
