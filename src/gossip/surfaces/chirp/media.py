@@ -19,8 +19,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute, iter_route_contexts
-from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -28,17 +28,20 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
+from gossip.auth.subject import Actor
 from gossip.kit import ids
 from gossip.kit.errors import NotFound, PayloadTooLarge, ValidationFailed
 from gossip.kit.permissions import Permission
 from gossip.media import service as media_service
 from gossip.media.service import Incoming, Stored
+from gossip.runtime import Runtime
 from gossip.servers import service as servers_service
 from gossip.surfaces.chirp import render
 from gossip.surfaces.chirp.deps import CurrentActor, Reader, RuntimeDep, Writer, path_id
 from gossip.surfaces.chirp.envelope import JSON, Envelope, error_responses, ok
 from gossip.surfaces.chirp.rules import access
-from gossip.surfaces.chirp.schemas import Body, Out, UserUpdateIn
+from gossip.surfaces.chirp.schemas import Out, UserUpdateIn
+from gossip.surfaces.chirp.servers import ServerCreateIn, ServerUpdateIn
 from gossip.surfaces.errors import validation_details
 from gossip.users import service as users_service
 
@@ -407,7 +410,9 @@ def _image_fields(names: Sequence[str]) -> Callable[..., AsyncIterator[Prepared]
     return images
 
 
-async def _urls(session: Any, rt: Any, actor: Any, prepared: Prepared) -> dict[str, str]:
+async def _urls(
+    session: AsyncSession, rt: Runtime, actor: Actor, prepared: Prepared
+) -> dict[str, str]:
     """The URLs of the images just stored, by field, their rows written."""
     return {
         name: await media_service.do_record_image(session, rt.media, actor, stored, name)
@@ -435,48 +440,19 @@ async def update_me_form(
     return ok(render.user_me(user), message="Profile updated")
 
 
-class _ServerForm(Body):
-    """The text fields of a server form (features repeat: one field per feature)."""
-
-    name: str | None = Field(default=None, min_length=2, max_length=100)
-    region: str | None = Field(default=None, max_length=64)
-    icon: str | None = Field(default=None, max_length=512)
-    banner: str | None = Field(default=None, max_length=512)
-    description: str | None = Field(default=None, max_length=1024)
-    features: list[str] | None = Field(default=None, max_length=20)
-
-
-def _server_texts(form: Form) -> _ServerForm:
-    values = _texts(form, ("name", "region", "icon", "banner", "description"))
-    if "features" in form.text:
-        values["features"] = [f for f in form.text["features"] if f]
-    return _body(_ServerForm, values)
-
-
 async def create_server_form(
     actor: CurrentActor,
     prepared: Annotated[Prepared, Depends(_image_fields(("icon",)), scope="function")],
     session: Writer,
     rt: RuntimeDep,
 ) -> JSON:
-    body = _server_texts(prepared.form)
-    if body.name is None:
-        raise ValidationFailed.field("name", "is required")
+    # The JSON route's own request model: the same limits, the same required name.
+    body = _body(ServerCreateIn, _texts(prepared.form, ("name", "region", "icon")))
     urls = await _urls(session, rt, actor, prepared)
     server = await servers_service.do_create_server(
         session, actor, name=body.name, region=body.region, icon=urls.get("icon", body.icon)
     )
-    return ok(
-        {
-            "id": str(server.id),
-            "name": server.name,
-            "icon": server.icon,
-            "ownerId": str(server.owner_id),
-            "createdAt": render.created(server.id),
-        },
-        status=201,
-        message="Server created",
-    )
+    return ok(render.server_created(server), status=201, message="Server created")
 
 
 async def update_server_form(
@@ -487,7 +463,10 @@ async def update_server_form(
     rt: RuntimeDep,
 ) -> JSON:
     form = prepared.form
-    body = _server_texts(form)
+    values = _texts(form, ("name", "icon", "banner", "description"))
+    if "features" in form.text:  # features repeat: one field per feature
+        values["features"] = [f for f in form.text["features"] if f]
+    body = _body(ServerUpdateIn, values)
     given = form.given() & {"name", "icon", "banner", "description", "features"}
     values = body.model_dump(include=given)
     values.update(await _urls(session, rt, actor, prepared))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gossip.db.models import User
+from gossip.db.models import Server, User
 from gossip.kit.ids import snowflake_time
 from gossip.kit.timefmt import iso
 
@@ -13,6 +13,17 @@ __all__ = ["created", "iso", "user_brief", "user_me", "user_public"]
 
 def created(snowflake: int) -> str:
     return iso(snowflake_time(snowflake)) or ""
+
+
+def server_created(server: Server) -> dict[str, Any]:
+    """What creating a server answers, whether the request came as JSON or as a form."""
+    return {
+        "id": str(server.id),
+        "name": server.name,
+        "icon": server.icon,
+        "ownerId": str(server.owner_id),
+        "createdAt": created(server.id),
+    }
 
 
 def user_brief(user: User) -> dict[str, Any]:

@@ -90,17 +90,7 @@ async def create_server(body: ServerCreateIn, actor: CurrentActor, session: Writ
     server = await servers_service.do_create_server(
         session, actor, name=body.name, region=body.region, icon=body.icon
     )
-    return ok(
-        {
-            "id": str(server.id),
-            "name": server.name,
-            "icon": server.icon,
-            "ownerId": str(server.owner_id),
-            "createdAt": render.created(server.id),
-        },
-        status=201,
-        message="Server created",
-    )
+    return ok(render.server_created(server), status=201, message="Server created")
 
 
 @router.get(
