@@ -12,9 +12,11 @@ A publish (`POST /v1/core/messages/new/log`) then queues one delivery per listen
 2. Throughput: restarts the server with GOSSIP_WEBHOOK_WORKER=false, queues
    `--deliveries` (publishes of `--listeners` each), then starts one `gossip worker` and
    times the receiver from first arrival to last.
-3. Baseline, same run: another process POSTs the same number of bodies of the same size
-   to the same receiver with httpx.AsyncClient at the worker's concurrency, with no
-   database and no signing: the ceiling of an httpx sender on this machine.
+3. Baselines, same run: another process POSTs the same number of bodies of the same size
+   to the same receiver at the worker's concurrency, with no database and no signing,
+   through the worker's own HTTP client (hooks/sender.py): the ceiling of the worker's
+   sending on this machine. Then (up to 5,000 POSTs) the same with httpx.AsyncClient, the
+   client the worker used before.
 
 Prints one JSON line; progress goes to stderr.
 """
@@ -40,6 +42,7 @@ from typing import Any
 
 import httpx
 
+from bench import profile
 from bench.messages import (
     HOST,
     REPO,
@@ -187,30 +190,74 @@ def publish(http: httpx.Client, key: str, n: int) -> None:
 # --- the baseline sender (a subprocess) ------------------------------------------------------
 
 
-async def _baseline(port: int, count: int, concurrency: int, size: int) -> float:
+async def _baseline(kind: str, port: int, count: int, concurrency: int, size: int) -> float:
     body = b'{"event":"x:log","data":' + b'"' + b"x" * size + b'"}'
-    # Pools of 4 connections taken in turn, as the worker does (src/gossip/hooks/worker.py).
-    per = min(4, concurrency)
-    limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
-    clients = [httpx.AsyncClient(limits=limits, timeout=5.0) for _ in range(-(-concurrency // per))]
+    url = f"http://{HOST}:{port}/hook"
     queue = iter(range(count))
+    if kind == "sender":
+        from gossip.hooks.sender import Sender
 
-    async def one(i: int) -> None:
-        client = clients[i % len(clients)]
-        for n in queue:
-            headers = {"content-type": "application/json", "webhook-id": f"msg_{n}"}
-            await client.post(f"http://{HOST}:{port}/hook", content=body, headers=headers)
+        # GOSSIP_WEBHOOK_CONNECTIONS_PER_ORIGIN's default, as the worker runs here.
+        sender = Sender(allow_private=True, timeout=5.0, per_origin=min(16, concurrency))
+
+        async def one(_: int) -> None:
+            for n in queue:
+                headers = [("content-type", "application/json"), ("webhook-id", f"msg_{n}")]
+                await sender.post(url, headers, body)
+
+        close = sender.close
+    else:
+        # Pools of 4 connections taken in turn, as the worker once did.
+        per = min(4, concurrency)
+        limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
+        clients = [
+            httpx.AsyncClient(limits=limits, timeout=5.0) for _ in range(-(-concurrency // per))
+        ]
+
+        async def one(i: int) -> None:
+            client = clients[i % len(clients)]
+            for n in queue:
+                headers = {"content-type": "application/json", "webhook-id": f"msg_{n}"}
+                await client.post(url, content=body, headers=headers)
+
+        async def close() -> None:
+            for client in clients:
+                await client.aclose()
 
     started = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(concurrency)))
     elapsed = time.perf_counter() - started
-    for client in clients:
-        await client.aclose()
+    await close()
     return elapsed
 
 
-def baseline_main(port: int, count: int, concurrency: int, size: int) -> None:
-    print(asyncio.run(_baseline(port, count, concurrency, size)))
+def baseline_main(kind: str, port: int, count: int, concurrency: int, size: int) -> None:
+    import uvloop  # as `gossip worker` runs
+
+    print(uvloop.run(_baseline(kind, port, count, concurrency, size)))
+
+
+def run_baseline(kind: str, port: int, count: int, concurrency: int) -> float:
+    """POSTs per second of a bare sender of `kind` in a subprocess."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.webhooks",
+            "--baseline-sender",
+            kind,
+            str(port),
+            str(count),
+            str(concurrency),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("GOSSIP_")},
+    )
+    if done.returncode != 0:
+        raise BenchError(f"baseline sender: {done.stderr[-500:]}")
+    return count / float(done.stdout.strip().splitlines()[-1])
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -281,8 +328,15 @@ def run(args: argparse.Namespace, work: Path, database_url: str | None) -> dict[
             )
         receiver.wait_for(1, 60)
         cpu_before = cpu_seconds(worker.pid)
+        recorder = None
+        if args.profile is not None:
+            # Samples the first part of the drain only: py-spy needs a whole-second duration.
+            recorder = profile.record(worker.pid, 5, args.profile / "worker.txt")
         receiver.wait_for(total, 300)
         cpu_after = cpu_seconds(worker.pid)
+        if recorder is not None:
+            recorder.wait()
+            log(profile.summarize(args.profile / "worker.txt"))
         times = sorted(at for at, _ in receiver.arrivals)
         span = times[-1] - times[0]
         rate = (len(times) - 1) / span if span > 0 else float("nan")
@@ -300,32 +354,15 @@ def run(args: argparse.Namespace, work: Path, database_url: str | None) -> dict[
                 worker.kill()
         server.stop()
 
-    # 3. the baseline: the same POSTs from a bare httpx sender.
+    # 3. the baselines: the same POSTs from bare senders.
     receiver.arrivals.clear()
-    count = args.deliveries
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.webhooks",
-            "--baseline-sender",
-            str(receiver.port),
-            str(count),
-            str(args.concurrency),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("GOSSIP_")},
-    )
-    if done.returncode != 0:
-        raise BenchError(f"baseline sender: {done.stderr[-500:]}")
-    seconds = float(done.stdout.strip().splitlines()[-1])
-    baseline = count / seconds
+    baseline = run_baseline("sender", receiver.port, args.deliveries, args.concurrency)
+    httpx_rate = run_baseline("httpx", receiver.port, min(args.deliveries, 5000), args.concurrency)
     receiver.stop()
     result.update(
         baseline_posts_per_s=round(baseline, 1),
         worker_vs_baseline=round(result["deliveries_per_s"] / baseline, 3),
+        httpx_posts_per_s=round(httpx_rate, 1),
         listeners=args.listeners,
         concurrency=args.concurrency,
         database="postgresql" if database_url else "sqlite",
@@ -344,15 +381,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="s, latency phase")
     parser.add_argument("--concurrency", type=int, default=64, help="GOSSIP_WEBHOOK_CONCURRENCY")
     parser.add_argument("--database-url", help="a PostgreSQL URL (a fresh database is made)")
-    parser.add_argument("--baseline-sender", nargs=3, metavar=("PORT", "COUNT", "CONC"))
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="sample `gossip worker` with py-spy for 5 s of the drain into DIR/worker.txt",
+    )
+    parser.add_argument("--baseline-sender", nargs=4, metavar=("KIND", "PORT", "COUNT", "CONC"))
+    args = parser.parse_args(argv)
+    if args.profile is not None:
+        if profile.py_spy() is None:
+            parser.error("--profile needs py-spy: .venv/bin/pip install py-spy")
+        args.profile.mkdir(parents=True, exist_ok=True)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.baseline_sender:
-        port, count, concurrency = (int(v) for v in args.baseline_sender)
-        baseline_main(port, count, concurrency, 200)
+        kind, *numbers = args.baseline_sender
+        port, count, concurrency = (int(v) for v in numbers)
+        baseline_main(kind, port, count, concurrency, 200)
         return
     args.loadavg = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gossip-bench-hooks-") as tmp:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import os
@@ -35,6 +36,16 @@ def websocket_options(settings: Settings) -> dict[str, object]:
     }
 
 
+def freeze_startup_objects() -> None:
+    """Keeps the garbage collector away from what startup built (modules, routes, models,
+    mappers: most of the heap, alive until exit). Without this every full collection walks
+    all of it: 100-250 ms pauses on this machine, seen as the worst commit→delivery times of
+    bench/webhooks.py (docs/performance.md). Not in create_app: a test process that builds
+    many apps would never free their cycles."""
+    gc.collect()
+    gc.freeze()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -44,6 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings(**overrides)
     _migrate(settings)
     app = create_app(settings)
+    freeze_startup_objects()
     uvicorn.run(
         app,
         host=settings.host,
@@ -66,7 +78,13 @@ def cmd_worker(_: argparse.Namespace) -> int:
     settings = Settings()
     _migrate(settings)
     ids.configure(claim_worker_id(settings))
-    asyncio.run(run_forever(settings))
+    freeze_startup_objects()
+    try:
+        import uvloop  # what `gossip serve` runs on too (uvicorn picks it when installed)
+    except ImportError:
+        asyncio.run(run_forever(settings))
+    else:
+        uvloop.run(run_forever(settings))
     return 0
 
 
@@ -127,12 +145,17 @@ async def _set_plan(settings: Settings, who: str, plan: str, daily_limit: int | 
             user = await developer.find_user(session, who)
             data = await developer.do_set_plan(session, user, plan, daily_limit)
             await session.commit()
+            # Running servers cache key contexts, plan included: this tells them at once,
+            # through Redis or the data directory's epoch file (auth/cache.py has the rare
+            # case that is not at once).
+            await runtime.auth_cache.committed(session)
         print(
             f"{user.username} ({user.id}) is on {data['plan']}: "
             f"{data['dailyLimit']} requests/day per key"
         )
         return 0
     finally:
+        await runtime.auth_cache.close()
         await runtime.db.dispose()
 
 

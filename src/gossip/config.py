@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(default=5.0, gt=0, description="seconds")
     # Concurrent POSTs per worker process.
     webhook_concurrency: int = Field(default=64, ge=1, le=1024)
+    # Kept-alive connections (so concurrent POSTs) per origin (scheme, host, port); the
+    # rest of a worker's POSTs to that origin wait for one of them.
+    webhook_connections_per_origin: int = Field(default=16, ge=1, le=1024)
     # A claimed delivery not recorded within this long is due again (a killed worker).
     webhook_lease: float = Field(default=60.0, gt=0, description="seconds")
     # How often a worker looks for due deliveries when nothing in its process woke it.

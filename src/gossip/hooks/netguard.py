@@ -1,10 +1,12 @@
 """Where a webhook may point: refuse URLs that reach into the server's own network (SSRF).
 
-Checked at registration and again before every POST, since a DNS answer can change: every
-address the host resolves to must be public (not loopback, private, link-local, multicast,
-reserved or unspecified), and the POST then goes to the address that was checked (the
-name still goes in the Host header and TLS SNI), so a second, different DNS answer cannot
-slip in between check and connect. `allow_private` (GOSSIP_WEBHOOK_ALLOW_PRIVATE) lifts
+Checked at registration and again before every new connection the worker opens, since a
+DNS answer can change: every address the host resolves to must be public (not loopback,
+private, link-local, multicast, reserved or unspecified), and the connection then goes to
+an address that was checked (the name still goes in the Host header and TLS SNI), so a
+second, different DNS answer cannot slip in between check and connect. A kept-alive
+connection stays pinned to its checked address, so the POSTs reusing it need no new check
+(hooks/sender.py). `allow_private` (GOSSIP_WEBHOOK_ALLOW_PRIVATE) lifts
 the rule, and the https requirement, for development and tests.
 """
 
@@ -89,17 +91,29 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
     return found
 
 
-async def target(url: str, *, allow_private: bool) -> Target:
-    """The address to POST to, after checking every address the host has; or Refused."""
+def split(url: str, *, allow_private: bool) -> tuple[str, str, int]:
+    """`check_shape` for send time: Refused instead of ValidationFailed."""
     try:
-        _, host, port = check_shape(url, allow_private=allow_private)
+        return check_shape(url, allow_private=allow_private)
     except ValidationFailed as error:
         raise Refused(error.details[0]["message"] if error.details else error.message) from None
+
+
+async def checked_addresses(host: str, port: int, *, allow_private: bool) -> list[IPAddress]:
+    """Every address `host` resolves to, once all of them are checked; or Refused. Connect
+    to one of these, never to the name (which may resolve differently next time)."""
     addresses = await resolve(host, port)
     if not allow_private:
         for address in addresses:
             if not is_public(address):
                 raise Refused(f"{host} resolves to a non-public address ({address})")
+    return addresses
+
+
+async def target(url: str, *, allow_private: bool) -> Target:
+    """The address to POST to, after checking every address the host has; or Refused."""
+    _, host, port = split(url, allow_private=allow_private)
+    addresses = await checked_addresses(host, port, allow_private=allow_private)
     chosen = addresses[0]
     shown = f"[{chosen}]" if chosen.version == 6 else str(chosen)
     parts = urlsplit(url)

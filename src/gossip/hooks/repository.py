@@ -139,13 +139,15 @@ class Claimed:
     attempts: int
     url: str
     secret: str
+    failing: bool  # the endpoint had failing_since set when this was claimed
 
 
 async def claim(
     session: AsyncSession, *, now: int, lease_until: int, limit: int, skip_locked: bool
 ) -> list[Claimed]:
     """Due pending deliveries of enabled endpoints, leased to the caller by moving their
-    next attempt to `lease_until`. On PostgreSQL SKIP LOCKED lets several workers claim
+    next attempt to `lease_until`, with what sending them needs, oldest first. One
+    statement (UPDATE … RETURNING). On PostgreSQL SKIP LOCKED lets several workers claim
     side by side; SQLite's writer lock already serialises them."""
     due = (
         select(WebhookDelivery.id)
@@ -160,28 +162,32 @@ async def claim(
     )
     if skip_locked:
         due = due.with_for_update(of=WebhookDelivery, skip_locked=True)
-    ids = list((await session.execute(due)).scalars().all())
-    if not ids:
-        return []
-    await session.execute(
+
+    # Correlated subqueries, not UPDATE … FROM: SQLite's RETURNING may not name a FROM table.
+    def of_endpoint(column: Any) -> Any:
+        return (
+            select(column)
+            .where(WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .scalar_subquery()
+        )
+
+    claimed = await session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(ids))
+        .where(WebhookDelivery.id.in_(due.scalar_subquery()))
         .values(next_attempt_at=lease_until)
-    )
-    rows = await session.execute(
-        select(
+        .returning(
             WebhookDelivery.id,
             WebhookDelivery.endpoint_id,
             WebhookDelivery.body,
             WebhookDelivery.attempts,
-            WebhookEndpoint.url,
-            WebhookEndpoint.secret,
+            of_endpoint(WebhookEndpoint.url),
+            of_endpoint(WebhookEndpoint.secret),
+            of_endpoint(WebhookEndpoint.failing_since.is_not(None)),
         )
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookDelivery.id.in_(ids))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .execution_options(synchronize_session=False)
     )
-    return [Claimed(*row) for row in rows.all()]
+    # RETURNING has no order; snowflake IDs sort as the rows were queued.
+    return sorted((Claimed(*row) for row in claimed.all()), key=lambda c: c.id)
 
 
 async def add_attempts(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
