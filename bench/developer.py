@@ -6,8 +6,9 @@ from this process, it alternates two closed-loop loads over keep-alive connectio
 
   jwt  GET /api/users/me              with the account's access token (Chirp's JWT auth:
                                       one session+user query, one user read)
-  key  GET /v1/profiles/<username>    with the live key (key lookup query, one user read,
-                                      then the meter: one write transaction that admits the
+  key  GET /v1/profiles/<username>    with the live key (the key cache, or its lookup
+                                      query; one user read; then the meter: one write,
+                                      shared by the requests waiting, that admits the
                                       request against the cap and records its usage)
 
 Both answer the same account's profile. `--rounds` alternates the two windows and pools
@@ -38,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from bench import loadgen
+from bench import loadgen, profile
 from bench.messages import (
     HOST,
     Api,
@@ -51,6 +52,7 @@ from bench.messages import (
     log,
     measure,
     postgres_database,
+    profiled,
 )
 
 
@@ -91,8 +93,13 @@ def run(args: argparse.Namespace, work: Path, database_url: str | None) -> dict[
         key_rounds: list[Measured] = []
         for i in range(args.rounds):
             log(f"round {i + 1}/{args.rounds}: jwt, then key")
-            jwt_rounds.append(measure(server, [[jwt]] * args.clients, args.warmup, args.duration))
-            key_rounds.append(measure(server, [[key]] * args.clients, args.warmup, args.duration))
+            for phase, request, into in (("jwt", jwt, jwt_rounds), ("key", key, key_rounds)):
+                profile_to = profiled(args, f"{phase}-{i + 1}")
+                into.append(
+                    measure(
+                        server, [[request]] * args.clients, args.warmup, args.duration, profile_to
+                    )
+                )
         jwt_m, key_m = Measured.merge(jwt_rounds), Measured.merge(key_rounds)
         with httpx.Client(base_url=f"http://{HOST}:{port}") as http:
             usage = http.get("/v1/usage", headers={"Authorization": f"Bearer {secret}"}).json()
@@ -144,7 +151,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a PostgreSQL server (postgresql+asyncpg://…): a fresh database is made there and"
         " dropped afterwards; default SQLite",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the server with py-spy in each measured window (see bench/profile.py)",
+    )
     args = parser.parse_args(argv)
+    if args.profile is not None and profile.py_spy() is None:
+        parser.error("--profile needs py-spy: .venv/bin/pip install py-spy")
     if args.rounds < 1 or args.clients < 1:
         parser.error("--rounds and --clients must be at least 1")
     return args

@@ -268,3 +268,80 @@ class TestAuthenticationAcrossProcesses:
                 json={"disabled": False},
             )
             assert enable.status_code == 200, enable.text
+
+
+class TestApiKeysAcrossProcesses:
+    """Each process may remember an API key's context (the key cache, auth/cache.py): a
+    revocation, a plan change or a disabled owner committed through the other process
+    must still be seen by the very next /v1 request."""
+
+    @staticmethod
+    def profile(http: httpx.Client, server: ServerProcess, who: Person, secret: str) -> Any:
+        return http.get(
+            f"{server.url}/v1/profiles/{who.name}", headers={"Authorization": f"Bearer {secret}"}
+        )
+
+    def warm(
+        self, http: httpx.Client, one: ServerProcess, two: ServerProcess, who: Person, secret: str
+    ) -> None:
+        # Both processes have answered with the key, so both may remember it.
+        for server in (one, two, one, two):
+            answer = self.profile(http, server, who, secret)
+            assert answer.status_code == 200, answer.text
+
+    def test_a_revoked_key_is_refused_at_once_on_the_other_process(
+        self, auth_pair: tuple[ServerProcess, ServerProcess], http: httpx.Client
+    ) -> None:
+        one, two = auth_pair
+        who = Person(http, one)
+        for here, there in ((one, two), (two, one)) * 2:
+            key = call(http, "POST", here, "/api/developer/keys", who, json={"mode": "live"})
+            self.warm(http, here, there, who, key["secret"])
+            revoked = http.delete(f"{here.url}/api/developer/keys/{key['id']}", headers=who.headers)
+            assert revoked.status_code == 200, revoked.text
+            for server in (there, here):
+                answer = self.profile(http, server, who, key["secret"])
+                assert answer.status_code == 401, answer.text
+                assert answer.json()["error"]["type"] == "authentication_error"
+
+    def test_a_plan_change_is_seen_at_once_on_the_other_process(
+        self, auth_pair: tuple[ServerProcess, ServerProcess], http: httpx.Client
+    ) -> None:
+        one, two = auth_pair
+        who = Person(http, one)
+        secret = call(http, "POST", one, "/api/developer/keys", who, json={"mode": "live"})[
+            "secret"
+        ]
+        for here, there, limit in ((one, two, 5000), (two, one, 7000)):
+            self.warm(http, here, there, who, secret)
+            changed = http.put(
+                f"{here.url}/api/admin/users/{who.id}/plan",
+                headers={"X-Admin-Key": ADMIN_KEY},
+                json={"plan": "scale", "dailyLimit": limit},
+            )
+            assert changed.status_code == 200, changed.text
+            for server in (there, here):
+                answer = self.profile(http, server, who, secret)
+                assert answer.status_code == 200, answer.text
+                assert answer.headers["X-RateLimit-Limit"] == str(limit)
+
+    def test_a_disabled_owner_is_refused_at_once_on_the_other_process(
+        self, auth_pair: tuple[ServerProcess, ServerProcess], http: httpx.Client
+    ) -> None:
+        one, two = auth_pair
+        who = Person(http, one)
+        secret = call(http, "POST", one, "/api/developer/keys", who, json={"mode": "live"})[
+            "secret"
+        ]
+        for here, there in ((one, two), (two, one)):
+            self.warm(http, here, there, who, secret)
+            for disabled in (True, False):
+                answer = http.patch(
+                    f"{here.url}/api/admin/users/{who.id}",
+                    headers={"X-Admin-Key": ADMIN_KEY},
+                    json={"disabled": disabled},
+                )
+                assert answer.status_code == 200, answer.text
+                for server in (there, here):
+                    answer = self.profile(http, server, who, secret)
+                    assert answer.status_code == (403 if disabled else 200), answer.text

@@ -71,7 +71,11 @@ def build_runtime(settings: Settings) -> Runtime:
         hub=Hub(db, bus, presence, gateway_limits(settings)),
         media=media_service.build(settings),
         outbox=outbox,
-        auth_cache=TokenCache(redis_url=settings.redis_url, redis_prefix=settings.redis_prefix),
+        auth_cache=TokenCache(
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix,
+            epoch_file=settings.data_dir / "auth-epoch",
+        ),
     )
 
 
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.hub.close()
         await runtime.bus.close()
         await runtime.limiter.close()
+        await app.state.v1_meter.close()  # gives back the connection it keeps
         await runtime.db.dispose()
         await runtime.media.storage.close()
         await runtime.auth_cache.close()

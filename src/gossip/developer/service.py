@@ -25,8 +25,8 @@ from gossip.kit.timefmt import iso
 MODES = ("live", "test")
 # gsk_live_ / gsk_test_ and 32 URL-safe characters (24 random bytes).
 SECRET_PATTERN = re.compile(r"^gsk_(live|test)_[A-Za-z0-9_-]{32}$")
-# last_used_at is written at most this often per key: a write per request would cost
-# more than the minute of precision is worth.
+# last_used_at is written at most this often per key (and process): a write per request
+# would cost more than the minute of precision is worth.
 TOUCH_EVERY = timedelta(seconds=60)
 
 
@@ -122,8 +122,10 @@ async def do_revoke_key(session: AsyncSession, user_id: int, key_id: int, now: d
 
 
 async def authenticate(session: AsyncSession, secret: str) -> KeyContext:
-    """The context of an unrevoked key, or 401. Checked in the database on every request,
-    so a revoked key is refused at once, in every process."""
+    """The context of an unrevoked key, or 401, read from the database. The /v1 surface
+    keeps what this returns in the key cache (auth/cache.py), which forgets it when a
+    revocation, a plan change or a disabled owner commits, in every process (with Redis),
+    so a revoked key is still refused at once."""
     if not SECRET_PATTERN.match(secret):
         raise Unauthorized("Invalid API key")
     row = await repository.live_key(session, digest(secret))
@@ -147,24 +149,8 @@ async def authenticate(session: AsyncSession, secret: str) -> KeyContext:
 # --- metering --------------------------------------------------------------------------
 
 
-async def do_meter(
-    session: AsyncSession,
-    key: KeyContext,
-    category: Category,
-    response_bytes: int,
-    cost: int,
-    now: datetime,
-    requests: int = 1,
-) -> None:
-    await repository.record_usage(
-        session, key.key_id, today(now), category.value, response_bytes, cost, requests
-    )
-    if needs_touch(key, now):
-        await repository.touch(session, key.key_id, now)
-
-
-def needs_touch(key: KeyContext, now: datetime) -> bool:
-    return key.last_used_at is None or now - key.last_used_at >= TOUCH_EVERY
+def needs_touch(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at >= TOUCH_EVERY
 
 
 def charge(key: KeyContext, category: Category, response_bytes: int, status: int) -> int:

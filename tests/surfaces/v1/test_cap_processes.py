@@ -83,3 +83,34 @@ def test_two_processes_admit_exactly_the_cap(pair: tuple[ServerProcess, ...]) ->
     statuses = [a.status_code for a in answers]
     assert statuses.count(200) + statuses.count(429) == 100, statuses
     assert statuses.count(200) == 41, statuses
+
+
+@pytest.mark.parametrize("pair", ["sqlite"], indirect=True)
+def test_a_key_revoked_on_one_is_refused_at_once_on_the_other(
+    pair: tuple[ServerProcess, ...],
+) -> None:
+    # No Redis: the processes of one SQLite database share its data directory, and with it
+    # the key cache's epoch file (auth/cache.py). (Processes sharing only a PostgreSQL
+    # database need Redis for this: tests/test_multiprocess.py.)
+    one, two = pair
+    name = f"rev{uuid.uuid4().hex[:8]}"
+    body = {"username": name, "email": f"{name}@example.com", "password": "correct horse 1"}
+    registered = httpx.post(f"{one.url}/api/auth/register", json=body, timeout=30)
+    assert registered.status_code == 201, registered.text
+    auth = {"Authorization": f"Bearer {registered.json()['data']['token']}"}
+    for here, there in ((one, two), (two, one)):
+        made = httpx.post(
+            f"{here.url}/api/developer/keys", json={"mode": "live"}, headers=auth, timeout=30
+        )
+        key = made.json()["data"]
+        with_key = {"Authorization": f"Bearer {key['secret']}"}
+        for server in (one, two, one, two):  # both may now remember the key
+            answer = httpx.get(f"{server.url}/v1/profiles/{name}", headers=with_key, timeout=30)
+            assert answer.status_code == 200, answer.text
+        revoked = httpx.delete(
+            f"{here.url}/api/developer/keys/{key['id']}", headers=auth, timeout=30
+        )
+        assert revoked.status_code == 200, revoked.text
+        for server in (there, here):
+            answer = httpx.get(f"{server.url}/v1/profiles/{name}", headers=with_key, timeout=30)
+            assert answer.status_code == 401, answer.text

@@ -218,6 +218,22 @@ class TestDailyCap:
         set_plan(dev, user, "scale", cap + 1)  # room for the report itself
         assert today_usage(dev, secret)["requests"] == cap
 
+    def test_a_full_day_stays_full_until_the_cap_is_raised(self, dev: Live) -> None:
+        # Once a day is full, a process refuses further requests without a write
+        # (developer/batching.py); a higher cap must admit again at once, from the count
+        # the database holds (refusals did not add to it).
+        user = dev.register()
+        set_plan(dev, user, "scale", 3)
+        secret = new_key(dev, user)["secret"]
+        statuses = [v1(dev, "GET", "/pricing", secret).status_code for _ in range(6)]
+        assert statuses == [200, 200, 200, 429, 429, 429]
+        set_plan(dev, user, "scale", 5)
+        answers = [v1(dev, "GET", "/pricing", secret) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+        set_plan(dev, user, "scale", 6)  # room for the report itself
+        assert today_usage(dev, secret)["requests"] == 5
+
     def test_revoking_keys_and_other_keys_have_their_own_caps(self, dev: Live) -> None:
         user = dev.register()
         set_plan(dev, user, "scale", 2)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI
 
 from gossip.developer.batching import MeterBatcher
 from gossip.surfaces import errors
+from gossip.surfaces.routing import PrefixRouter
 from gossip.surfaces.v1 import eventbus, pricing, profiles, usage, webhooks
 from gossip.surfaces.v1.meter import Meter
 from gossip.surfaces.v1.render import render_error
@@ -31,7 +32,7 @@ ROUTES = (pricing, usage, profiles, webhooks, eventbus)
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX)
+    router = PrefixRouter(prefix=PREFIX)  # declines other paths at once (surfaces/routing.py)
     for module in ROUTES:
         router.include_router(module.router)
     return router

@@ -39,7 +39,7 @@ from gossip.developer.pricing import Category
 from gossip.developer.service import KeyContext
 from gossip.kit.errors import PaymentRequired, RateLimited, Unauthorized
 from gossip.kit.timefmt import utcnow
-from gossip.surfaces.chirp.deps import Reader, Writer
+from gossip.surfaces.chirp.deps import Reader, Writer, get_runtime
 
 __all__ = [
     "ApiKey",
@@ -96,9 +96,18 @@ async def api_key(
 ) -> KeyContext:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Missing API key: send Authorization: Bearer gsk_…")
-    # The route's own Reader, when it has one (FastAPI shares a dependency within a
-    # request): the key lookup and the read it guards cost one session, not two.
-    key = await developer.authenticate(session, credentials.credentials)
+    secret = credentials.credentials
+    # Most requests are answered from the key cache, which is exact like the token cache
+    # (auth/cache.py: a revoked key, a disabled owner or a new plan is seen at once).
+    cache = get_runtime(request).auth_cache
+    secret_digest = developer.digest(secret)
+    key, stamp = await cache.get_key(secret_digest)
+    if key is None:
+        # The route's own Reader, when it has one (FastAPI shares a dependency within a
+        # request): the key lookup and the read it guards cost one session, not two.
+        key = await developer.authenticate(session, secret)
+        if stamp is not None:
+            cache.put_key(secret_digest, key, stamp)
     request.state.v1_key = key
     if request.method not in READ_METHODS:
         # A write is admitted before it happens; reads are admitted by the meter. The read
