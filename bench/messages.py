@@ -367,8 +367,9 @@ async def seed_postgres(
 
 
 @contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A new database on the server of `admin_url`, dropped afterwards."""
+def postgres_database(admin_url: str, *, keep: bool = False) -> Iterator[str]:
+    """A new database on the server of `admin_url`, dropped afterwards unless `keep` (then
+    its name is logged, for EXPLAIN on the seeded data; drop it yourself)."""
     import asyncpg
 
     name = f"gossip_bench_{uuid.uuid4().hex[:10]}"
@@ -387,7 +388,10 @@ def postgres_database(admin_url: str) -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if keep:
+            log(f"database {name} kept: DROP DATABASE {name} when done with it")
+        else:
+            asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --- load ------------------------------------------------------------------------------------

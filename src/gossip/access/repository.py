@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, literal_column, or_, select, union_all
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, case, literal_column, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import (
@@ -15,6 +17,7 @@ from gossip.db.models import (
     Server,
 )
 from gossip.kit.permissions import Overwrite
+from gossip.threads import THREAD_TYPES
 
 
 async def server_and_member(
@@ -104,6 +107,73 @@ async def roles_and_overwrites(
         else:
             found_overwrites.append(Overwrite(target, b, a, deny))
     return found_roles, found_overwrites
+
+
+def _grant_statement() -> Any:
+    """One statement for everything that decides what a user may do in a channel, as
+    plain rows tagged by their first column:
+
+    - 0: the channel (id, server id, type, parent id), its server's owner, the user's
+      membership of that server and the user's place among the channel's DM recipients
+      (each NULL when absent);
+    - 1: @everyone and each role the member holds (id, permissions, position);
+    - 2: the overwrites that apply (target id, type, allow, deny): a thread's are its
+      parent's, as in `access.service._overwrites_source`.
+
+    Built once (SQLAlchemy caches its compiled form) and run without the ORM."""
+    c, s, m = Channel.__table__, Server.__table__, Member.__table__
+    d, r, mr = DMRecipient.__table__, Role.__table__, MemberRole.__table__
+    o = PermissionOverwrite.__table__
+    channel_id, user_id = bindparam("channel_id"), bindparam("user_id")
+    # Constants in the SQL text, so nothing is expanded per execution.
+    thread_types = [literal_column(str(int(t))) for t in THREAD_TYPES]
+    head = (
+        select(
+            literal_column("0").label("kind"),
+            c.c.id,
+            c.c.server_id,
+            c.c.type,
+            c.c.parent_id,
+            s.c.owner_id,
+            m.c.user_id,
+            d.c.user_id,
+        )
+        .select_from(
+            c.outerjoin(s, s.c.id == c.c.server_id)
+            .outerjoin(m, and_(m.c.server_id == c.c.server_id, m.c.user_id == user_id))
+            .outerjoin(d, and_(d.c.channel_id == c.c.id, d.c.user_id == user_id))
+        )
+        .where(c.c.id == channel_id)
+    )
+    server_of = select(c.c.server_id).where(c.c.id == channel_id).scalar_subquery()
+    held = select(mr.c.role_id).where(mr.c.server_id == server_of, mr.c.user_id == user_id)
+    roles = select(
+        literal_column("1"), r.c.id, r.c.permissions, r.c.position, null(), null(), null(), null()
+    ).where(or_(r.c.id == server_of, r.c.id.in_(held)))
+    source = (
+        select(
+            case(
+                (and_(c.c.type.in_(thread_types), c.c.parent_id.is_not(None)), c.c.parent_id),
+                else_=c.c.id,
+            )
+        )
+        .where(c.c.id == channel_id)
+        .scalar_subquery()
+    )
+    overwrites = select(
+        literal_column("2"), o.c.target_id, o.c.type, o.c.allow, o.c.deny, null(), null(), null()
+    ).where(o.c.channel_id == source)
+    return union_all(head, roles, overwrites)
+
+
+_GRANT = _grant_statement()
+
+
+async def grant_rows(session: AsyncSession, channel_id: int, user_id: int) -> list[Row[Any]]:
+    """The rows of `_grant_statement` for this channel and user; none if no such channel."""
+    connection = await session.connection()
+    result = await connection.execute(_GRANT, {"channel_id": channel_id, "user_id": user_id})
+    return list(result)
 
 
 async def channel(session: AsyncSession, channel_id: int) -> Channel | None:

@@ -97,7 +97,9 @@ def _sqlite_engine(url: str, *, begin: str, pool_size: int, synchronous: str) ->
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        # Sent with the transaction's first statement, in the same trip to the driver's
+        # thread (db/sqlite_driver.py).
+        conn.connection.driver_connection.defer_begin(begin)
 
     return engine
 

@@ -7,20 +7,30 @@ that was most of the ~36 hand-offs. SQLAlchemy already reads every row of a (non
 result at once, so doing the four steps in one function on the thread changes nothing but
 the count. Only the cursor changes; transactions, commit, rollback and closing are
 aiosqlite's own.
+
+Two more trips are saved per transaction. The BEGIN the engine asks for (db/engine.py) is
+deferred and sent in the same trip as the transaction's first statement. And a commit or
+rollback with no transaction open (the pool's rollback when a committed connection comes
+back, a session that ran nothing) has nothing to end, so it makes no trip; whether one is
+open is read from the connection itself (`sqlite3.Connection.in_transaction`), never
+assumed.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 
 _Result = tuple[Any, int, int | None, list[Any]]
+T = TypeVar("T")
 
 
-def _run(conn: sqlite3.Connection, sql: str, parameters: Any) -> _Result:
+def _run(conn: sqlite3.Connection, begin: str | None, sql: str, parameters: Any) -> _Result:
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         if parameters is None:
@@ -33,7 +43,11 @@ def _run(conn: sqlite3.Connection, sql: str, parameters: Any) -> _Result:
         cursor.close()
 
 
-def _run_many(conn: sqlite3.Connection, sql: str, seq_of_parameters: Any) -> _Result:
+def _run_many(
+    conn: sqlite3.Connection, begin: str | None, sql: str, seq_of_parameters: Any
+) -> _Result:
+    if begin is not None:
+        conn.execute(begin)
     cursor = conn.cursor()
     try:
         cursor.executemany(sql, seq_of_parameters)
@@ -66,12 +80,14 @@ class BufferedCursor:
 
     async def execute(self, sql: str, parameters: Any = None) -> BufferedCursor:
         connection = self._connection
-        return self._keep(await connection._execute(_run, connection._conn, sql, parameters))
+        begin = connection.take_begin()
+        return self._keep(await connection._execute(_run, connection._conn, begin, sql, parameters))
 
     async def executemany(self, sql: str, seq_of_parameters: Any) -> BufferedCursor:
         connection = self._connection
+        begin = connection.take_begin()
         return self._keep(
-            await connection._execute(_run_many, connection._conn, sql, seq_of_parameters)
+            await connection._execute(_run_many, connection._conn, begin, sql, seq_of_parameters)
         )
 
     async def fetchall(self) -> list[Any]:
@@ -97,8 +113,28 @@ class BufferedCursor:
 
 
 class OneTripConnection(aiosqlite.Connection):
+    _begin: str | None = None
+
     def cursor(self) -> BufferedCursor:  # type: ignore[override]
         return BufferedCursor(self)
+
+    def defer_begin(self, sql: str) -> None:
+        """Starts a transaction with `sql` (BEGIN IMMEDIATE, say) on the next statement."""
+        self._begin = sql
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
+    async def commit(self) -> None:
+        # Only one call runs on a connection at a time (SQLAlchemy awaits each), so the
+        # flag read here is not moving under us.
+        if self.take_begin() is None and self._conn.in_transaction:
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if self.take_begin() is None and self._conn.in_transaction:
+            await super().rollback()
 
 
 async def connect(database: str, **kwargs: Any) -> OneTripConnection:
@@ -112,3 +148,11 @@ async def connect(database: str, **kwargs: Any) -> OneTripConnection:
     connection._thread.daemon = True
     await connection
     return connection
+
+
+async def call(connection: Any, work: Callable[..., T], *args: Any) -> T:
+    """Runs `work(sqlite3_connection, *args)` on the connection's thread: any number of
+    statements for one hand-off (`connection`: an aiosqlite connection, such as a pooled
+    connection's `driver_connection`)."""
+    result: T = await connection._execute(work, connection._conn, *args)
+    return result

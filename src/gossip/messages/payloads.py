@@ -3,15 +3,53 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from gossip.db.models import Message, User
 from gossip.kit.ids import snowflake_time
 from gossip.kit.timefmt import iso
 from gossip.reactions.repository import ReactionSummary
+from gossip.users.repository import UserBrief
 
 
-def user(found: User | None, user_id: int) -> dict[str, Any]:
+class MessageRow(Protocol):
+    """A stored message: the ORM's `Message` as read, or a `NewMessage` just inserted."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel_id(self) -> int: ...
+    @property
+    def author_id(self) -> int: ...
+    @property
+    def content(self) -> str: ...
+    @property
+    def type(self) -> int: ...
+    @property
+    def tts(self) -> bool: ...
+    @property
+    def pinned(self) -> bool: ...
+    @property
+    def mention_everyone(self) -> bool: ...
+    @property
+    def mentions(self) -> list[str] | None: ...
+    @property
+    def mention_roles(self) -> list[str] | None: ...
+    @property
+    def embeds(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def attachments(self) -> list[dict[str, Any]] | None: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+    @property
+    def webhook_id(self) -> int | None: ...
+    @property
+    def webhook_username(self) -> str | None: ...
+    @property
+    def webhook_avatar(self) -> str | None: ...
+
+
+def user(found: UserBrief | None, user_id: int) -> dict[str, Any]:
     if found is None:  # kept for robustness: authors are never deleted today
         return {"id": str(user_id), "username": "Deleted User", "avatar": None, "bot": False}
     return {
@@ -31,7 +69,7 @@ def emoji(value: str) -> dict[str, Any]:
 
 
 def message(
-    row: Message, users: Mapping[int, User], reactions: Sequence[ReactionSummary] = ()
+    row: MessageRow, users: Mapping[int, UserBrief], reactions: Sequence[ReactionSummary] = ()
 ) -> dict[str, Any]:
     mentioned = (users.get(int(u)) for u in row.mentions or ())
     return {
@@ -54,7 +92,7 @@ def message(
     }
 
 
-def author(row: Message, users: Mapping[int, User]) -> dict[str, Any]:
+def author(row: MessageRow, users: Mapping[int, UserBrief]) -> dict[str, Any]:
     """A webhook's message shows the webhook as that execution named it, marked as a bot
     (Discord's shape: the webhook's ID as the author's)."""
     if row.webhook_id is None:
@@ -67,6 +105,6 @@ def author(row: Message, users: Mapping[int, User]) -> dict[str, Any]:
     }
 
 
-def webhook_fields(row: Message) -> dict[str, Any]:
+def webhook_fields(row: MessageRow) -> dict[str, Any]:
     """`webhookId`, only on a webhook's messages (as in Discord)."""
     return {} if row.webhook_id is None else {"webhookId": str(row.webhook_id)}

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gossip.access.service import ChannelAccess, access_channel
+from gossip.access.service import ChannelAccess, access_channel, access_channel_grant
 from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.channels import repository as channels_repository
 from gossip.channels.service import CATEGORY, VOICE
-from gossip.db.models import Channel, Message, User
+from gossip.db.models import Channel, Message
 from gossip.dms import repository as dms_repository
 from gossip.events import Audience, emit
 from gossip.kit import ids
@@ -29,11 +29,14 @@ from gossip.kit.errors import Forbidden, NotFound, ValidationFailed
 from gossip.kit.permissions import Permission
 from gossip.kit.timefmt import iso, utcnow
 from gossip.messages import payloads, repository
+from gossip.messages.payloads import MessageRow
+from gossip.messages.repository import NewMessage
 from gossip.reactions import repository as reactions_repository
 from gossip.reactions.repository import ReactionSummary
 from gossip.threads import is_thread, send_permission
 from gossip.threads import service as threads_service
 from gossip.users import repository as users_repository
+from gossip.users.repository import UserBrief
 
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
@@ -66,8 +69,8 @@ class Embed:
 
 @dataclass(frozen=True, slots=True)
 class MessageView:
-    message: Message
-    users: Mapping[int, User]
+    message: MessageRow
+    users: Mapping[int, UserBrief]
     reactions: Sequence[ReactionSummary] = field(default_factory=list)
 
     def payload(self) -> dict[str, Any]:
@@ -174,28 +177,24 @@ def parse_mentions(content: str) -> _Mentions:
 
 
 async def _resolve_mentions(
-    session: AsyncSession, found: ChannelAccess, author_id: int, content: str
-) -> tuple[dict[int, User], list[str], list[str], bool]:
+    session: AsyncSession, server_id: int | None, permissions: int, author_id: int, content: str
+) -> tuple[dict[int, UserBrief], list[str], list[str], bool]:
     """Loads the author with every mentioned user (one query) and keeps the mentions that
     name something: users that exist; roles of this server (one query, only if any are
-    named; @everyone's role is not a role mention); @everyone only with MENTION_EVERYONE,
-    as in Discord, where the text stays but nobody is pinged."""
+    named; @everyone's role is not a role mention); @everyone only in a server channel with
+    MENTION_EVERYONE (`permissions` there), as in Discord, where the text stays but nobody
+    is pinged."""
     parsed = parse_mentions(content)
-    users = {
-        u.id: u for u in await users_repository.get_many(session, [author_id, *parsed.user_ids])
-    }
+    users = {u.id: u for u in await users_repository.briefs(session, [author_id, *parsed.user_ids])}
     mentions = [str(u) for u in parsed.user_ids if u in users]
     roles: list[str] = []
-    channel = found.channel
-    if parsed.role_ids and channel.server_id is not None:
-        known = await channels_repository.existing_roles(
-            session, channel.server_id, parsed.role_ids
-        )
-        roles = [str(r) for r in parsed.role_ids if r in known and r != channel.server_id]
+    if parsed.role_ids and server_id is not None:
+        known = await channels_repository.existing_roles(session, server_id, parsed.role_ids)
+        roles = [str(r) for r in parsed.role_ids if r in known and r != server_id]
     everyone = (
         parsed.everyone
-        and found.server is not None
-        and bool(found.permissions & Permission.MENTION_EVERYONE)
+        and server_id is not None
+        and bool(permissions & Permission.MENTION_EVERYONE)
     )
     return users, mentions, roles, everyone
 
@@ -220,7 +219,7 @@ async def hydrate(
     wanted = {m.author_id for m in messages}
     for m in messages:
         wanted.update(int(u) for u in m.mentions or ())
-    users = {u.id: u for u in await users_repository.get_many(session, list(wanted))}
+    users = {u.id: u for u in await users_repository.briefs(session, list(wanted))}
     reactions = await reactions_repository.summaries(session, [m.id for m in messages], viewer_id)
     return [MessageView(m, users, reactions.get(m.id, [])) for m in messages]
 
@@ -262,13 +261,17 @@ async def list_pins(session: AsyncSession, actor: Actor, channel_id: int) -> lis
 
 
 async def audience(session: AsyncSession, channel: Channel) -> Audience:
+    return await audience_of(session, channel.id, channel.server_id)
+
+
+async def audience_of(session: AsyncSession, channel_id: int, server_id: int | None) -> Audience:
     """A server channel's events go to its server (the gateway filters by permission); a
     DM's to its participants."""
-    if channel.server_id is not None:
-        return Audience(server_id=channel.server_id, channel_id=channel.id)
+    if server_id is not None:
+        return Audience(server_id=server_id, channel_id=channel_id)
     return Audience(
-        channel_id=channel.id,
-        user_ids=tuple(await dms_repository.participant_ids(session, channel.id)),
+        channel_id=channel_id,
+        user_ids=tuple(await dms_repository.participant_ids(session, channel_id)),
     )
 
 
@@ -286,10 +289,11 @@ async def do_send_message(
     for tts and EMBED_LINKS for embeds. Voice channels and categories hold no messages
     (400). Content or embeds are required. Moves the channel's lastMessageId in the same
     transaction; emits MESSAGE_CREATE."""
-    found = await access_channel(session, actor, channel_id)
-    found.require(send_permission(found.channel))  # SEND_MESSAGES_IN_THREADS in a thread
-    channel = found.channel
-    if channel.type in (VOICE, CATEGORY):
+    # The grant (plain values, one statement) rather than ORM objects: this is the hottest
+    # write. It is decided by the same rules as access_channel.
+    found = await access_channel_grant(session, actor, channel_id)
+    found.require(send_permission(found))  # SEND_MESSAGES_IN_THREADS in a thread
+    if found.type in (VOICE, CATEGORY):
         raise ValidationFailed("Cannot send messages in a voice channel or category")
     content = check_content(content)
     # Attachments (already stored, media/service.py) need ATTACH_FILES.
@@ -303,38 +307,41 @@ async def do_send_message(
         found.require(Permission.EMBED_LINKS)
         stored_embeds = check_embeds(embeds)
     users, mentions, roles, everyone = await _resolve_mentions(
-        session, found, actor.user_id, content
+        session, found.server_id, found.permissions, actor.user_id, content
     )
-    if is_thread(channel):
-        # Locked threads refuse, archived ones reopen, the poster joins.
-        await threads_service.do_before_post(session, actor, found)
-    message = Message(
+    if is_thread(found):
+        # Locked threads refuse, archived ones reopen, the poster joins. That may render
+        # the thread, so it takes the thread's row: the rare path pays for loading it.
+        thread = await access_channel(session, actor, found.channel_id)
+        await threads_service.do_before_post(session, actor, thread)
+    message = NewMessage(
         id=ids.new_id(),
-        channel_id=channel.id,
+        channel_id=found.channel_id,
         author_id=actor.user_id,
         content=content,
-        type=0,
         tts=tts,
-        pinned=False,
         mention_everyone=everyone,
-        # NULL for empty lists keeps the common row small.
         mentions=mentions or None,
         mention_roles=roles or None,
         embeds=stored_embeds or None,
         attachments=list(attachments) or None,
     )
-    return await _add_new(session, channel, message, users)
+    return await _add_new(session, message, found.server_id, users)
 
 
 async def _add_new(
-    session: AsyncSession, channel: Channel, message: Message, users: Mapping[int, User]
+    session: AsyncSession,
+    message: NewMessage,
+    server_id: int | None,
+    users: Mapping[int, UserBrief],
 ) -> MessageView:
     """Stores a new message, moves the channel's lastMessageId in the same transaction and
-    emits MESSAGE_CREATE: the one way every sender (a member, a webhook) adds a message."""
+    emits MESSAGE_CREATE: the one way every sender (a member, a webhook) adds a message.
+    The view is built from the values just stored, not read back."""
     await repository.add(session, message)
-    await repository.bump_last_message(session, channel.id, message.id)
     view = MessageView(message, users, [])
-    emit(session, "MESSAGE_CREATE", view.event_payload(), await audience(session, channel))
+    where = await audience_of(session, message.channel_id, server_id)
+    emit(session, "MESSAGE_CREATE", view.event_payload(), where)
     return view
 
 
@@ -367,18 +374,15 @@ async def do_send_as_webhook(
     content = check_content(content)
     check_not_empty(content, embeds)
     stored_embeds = check_embeds(embeds) if embeds else []
-    anyone = ChannelAccess(channel, None, 0)
     users, mentions, roles, _ = await _resolve_mentions(
-        session, anyone, identity.author_id, content
+        session, channel.server_id, 0, identity.author_id, content
     )
-    message = Message(
+    message = NewMessage(
         id=ids.new_id(),
         channel_id=channel.id,
         author_id=identity.author_id,
         content=content,
-        type=0,
         tts=tts,
-        pinned=False,
         mention_everyone=False,
         mentions=mentions or None,
         mention_roles=roles or None,
@@ -387,7 +391,7 @@ async def do_send_as_webhook(
         webhook_username=identity.username,
         webhook_avatar=identity.avatar,
     )
-    return await _add_new(session, channel, message, users)
+    return await _add_new(session, message, channel.server_id, users)
 
 
 async def do_edit_message(
@@ -416,7 +420,7 @@ async def do_edit_message(
         new_embeds = check_embeds(embeds)
     check_not_empty(new_content, new_embeds)
     users, mentions, roles, everyone = await _resolve_mentions(
-        session, found, actor.user_id, new_content
+        session, found.channel.server_id, found.permissions, actor.user_id, new_content
     )
     message.content = new_content
     message.embeds = new_embeds or None

@@ -6,7 +6,8 @@ messages, the gateway), so importing it pulls in nothing else.
 
 from __future__ import annotations
 
-from gossip.db.models import Channel
+from typing import Protocol
+
 from gossip.kit.permissions import Permission
 
 # Discord's announcement, public and private thread types. Gossip creates public ones (11);
@@ -15,11 +16,18 @@ ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD = 10, 11, 12
 THREAD_TYPES = (ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
 
 
-def is_thread(channel: Channel) -> bool:
+class _Typed(Protocol):
+    """A channel row or `access.service.ChannelGrant`: anything that knows its type."""
+
+    @property
+    def type(self) -> int: ...
+
+
+def is_thread(channel: _Typed) -> bool:
     return channel.type in THREAD_TYPES
 
 
-def send_permission(channel: Channel) -> Permission:
+def send_permission(channel: _Typed) -> Permission:
     """What posting in the channel takes: in a thread SEND_MESSAGES_IN_THREADS, not
     SEND_MESSAGES (Discord), so a channel can be read-only while its threads are open."""
     return Permission.SEND_MESSAGES_IN_THREADS if is_thread(channel) else Permission.SEND_MESSAGES

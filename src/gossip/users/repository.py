@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.auth import cache
@@ -20,6 +21,33 @@ async def get_many(session: AsyncSession, user_ids: Sequence[int]) -> list[User]
         return []
     rows = await session.scalars(select(User).where(User.id.in_(user_ids)))
     return list(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class UserBrief:
+    """What a message shows of its author and of the users it mentions."""
+
+    id: int
+    username: str
+    avatar: str | None
+    bot: bool
+
+
+_users = User.__table__
+# Built once and run on the session's connection, without the ORM: every message send and
+# page reads this, and building the expression and loading full ORM objects cost several
+# times what SQLite spends on it. SQLAlchemy caches the compiled form.
+_BRIEFS = select(_users.c.id, _users.c.username, _users.c.avatar, _users.c.bot).where(
+    _users.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+async def briefs(session: AsyncSession, user_ids: Sequence[int]) -> list[UserBrief]:
+    if not user_ids:
+        return []
+    connection = await session.connection()
+    rows = await connection.execute(_BRIEFS, {"ids": list(user_ids)})
+    return [UserBrief(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 async def by_email(session: AsyncSession, email: str) -> User | None:

@@ -466,8 +466,10 @@ class TestQueryBudget:
         send(live, r.member, r.channel_id, "warm up")
         statements.clear()
         send(live, r.member, r.channel_id, f"hi <@{r.owner.id}>")
-        # auth, channel, membership, roles, overwrites, users, INSERT, UPDATE channel
-        assert len(statements) <= 8, statements
+        # The channel with everything that decides the sender's permissions (one
+        # statement), author and mentioned users, INSERT, UPDATE channel; the token is
+        # cached since the warm-up. One more may refresh the outbox's subscription cache.
+        assert len(statements) <= 5, statements
 
     def test_list_does_not_grow_with_the_page(self, counted: tuple[Live, list[str]]) -> None:
         live, statements = counted
@@ -481,10 +483,12 @@ class TestQueryBudget:
                 f"/api/channels/{r.channel_id}/messages/{message['id']}/reactions/%F0%9F%91%8D",
                 authors[i % 2],
             )
-        counts = []
+        runs = []
         for limit in (1, 60):
             statements.clear()
             assert len(messages(live, r, f"?limit={limit}")) == limit
-            counts.append(len(statements))
-        # auth, channel, membership, roles, overwrites, page, users, reaction summaries
-        assert counts[0] == counts[1] <= 8, counts
+            # The token's login session is read only when the auth cache (auth/cache.py)
+            # misses, which depends on the clock (its entries live 10 s), not on the page.
+            runs.append([s for s in statements if "auth_sessions" not in s])
+        # channel with the caller's standing, roles and overwrites; page, users, reactions
+        assert len(runs[0]) == len(runs[1]) <= 6, [[s[:60] for s in run] for run in runs]

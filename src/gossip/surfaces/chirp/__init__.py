@@ -28,13 +28,19 @@ from gossip.surfaces.chirp import (
     webhooks,
 )
 from gossip.surfaces.chirp.envelope import failure
+from gossip.surfaces.routing import PrefixRouter
 
 PREFIX = "/api"
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX)
+    # Declines /v1, /media… paths at once (surfaces/routing.py).
+    router = PrefixRouter(prefix=PREFIX)
     for module in (
+        # First: a request is matched against the routes in this order, at a cost per route
+        # tried, and sending and reading messages are most of the traffic. No other
+        # module's route matches a path of these, so the order decides nothing else.
+        messages,
         # Incoming webhooks, voice signaling, administration and the audit log (issue 4).
         webhooks,
         voice,
@@ -49,7 +55,6 @@ def build_router() -> APIRouter:
         invites,
         channels,
         dms,
-        messages,
         search,
         threads,
         typing_start,
