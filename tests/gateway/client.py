@@ -88,3 +88,85 @@ def connect_as(live: Live, user: User, path: str = "/") -> GatewayClient:
     client = GatewayClient(live, path)
     client.authenticate(user)
     return client
+
+
+class StalledClient:
+    """A client that authenticates and then stops reading, the way a phone on a dead
+    network does. Built on websockets' sans-I/O protocol over a plain socket with a tiny
+    receive buffer, because the library's clients keep reading in a background thread
+    whether or not the test asks for frames, so they never push back on the server."""
+
+    def __init__(self, live: Live, path: str = "/") -> None:
+        from websockets.client import ClientProtocol
+        from websockets.uri import parse_uri
+
+        url = live.url.replace("http://", "ws://") + path
+        self.protocol = ClientProtocol(parse_uri(url), max_size=2**22)
+        host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        self.sock.settimeout(10)
+        self.sock.connect((host, int(port)))
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+        self.frames: list[dict[str, Any]] = []
+        self.hello = self._next_frame()
+
+    def _flush(self) -> None:
+        self.sock.sendall(b"".join(self.protocol.data_to_send()))
+
+    def _next_frame(self, timeout: float = 5.0) -> dict[str, Any]:
+        from websockets.frames import Frame, Opcode
+
+        deadline = time.monotonic() + timeout
+        while not self.frames:
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    self.frames.append(json.loads(event.data))
+            if self.frames:
+                break
+            if self.protocol.close_rcvd is not None or time.monotonic() > deadline:
+                raise TimeoutError("no frame")
+            self._read()
+        return self.frames.pop(0)
+
+    def _read(self) -> bool:
+        """Takes in what the socket has; False once the server has closed it."""
+        data = self.sock.recv(65536)
+        if data:
+            self.protocol.receive_data(data)
+        else:
+            self.protocol.receive_eof()
+        self._flush()  # answers pings and close frames
+        return bool(data)
+
+    def authenticate(self, user: User) -> dict[str, Any]:
+        self.protocol.send_text(json.dumps({"type": "AUTHENTICATE", "token": user.token}).encode())
+        self._flush()
+        while True:
+            frame = self._next_frame()
+            if frame["type"] == "READY":
+                return frame
+
+    def read_until_closed(
+        self, timeout: float = 10.0
+    ) -> tuple[bool, int | None, list[dict[str, Any]]]:
+        """Starts reading again. Whether the server ended the connection within the
+        timeout, the close code it sent (None when it could not send one: the socket was
+        full), and every frame before the end."""
+        from websockets.frames import Frame, Opcode
+
+        deadline = time.monotonic() + timeout
+        frames: list[dict[str, Any]] = []
+        ended = False
+        while not ended and time.monotonic() < deadline:
+            try:
+                ended = not self._read()
+            except OSError:
+                ended = True
+            for event in self.protocol.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    frames.append(json.loads(event.data))
+        closed = self.protocol.close_rcvd
+        self.sock.close()
+        return ended, (closed.code if closed is not None else None), frames

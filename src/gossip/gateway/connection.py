@@ -2,9 +2,17 @@
 
 States: CONNECTED (HELLO sent; only AUTHENTICATE or RESUME accepted, within the auth
 timeout) → ACTIVE (a session is attached; dispatches flow; heartbeats expected) → CLOSED.
-All writes go through one sender task, in order: control frames first, then the session's
-numbered frames from its buffer. A frame that breaks the protocol closes the socket with
-a code naming what arrived.
+Frames leave in order: control frames first, then the session's numbered frames from its
+buffer. A frame that breaks the protocol closes the socket with a code naming what arrived.
+
+Fan-out is the gateway's hot path: a message in a server of N online members is N writes.
+So a dispatch for an idle connection (nothing queued ahead of it) is written at once, from
+the fan-out loop itself; only when something is queued, or the server's write buffer for
+the socket is full, does the connection's sender task take over. Waking a task per
+delivery cost more than the write (docs/performance.md, gateway section).
+
+The connection speaks raw ASGI rather than through Starlette's WebSocket wrapper: the
+wrapper's state checks ran on every frame of every socket.
 """
 
 from __future__ import annotations
@@ -16,14 +24,14 @@ import time
 from typing import Any
 
 import orjson
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.types import Receive, Scope, Send
 
 from gossip.auth import service as auth_service
 from gossip.auth.subject import Actor
 from gossip.events import take
 from gossip.gateway import protocol as p
 from gossip.gateway.hub import Hub
-from gossip.gateway.session import GatewaySession, render
+from gossip.gateway.session import Entry, GatewaySession, render
 from gossip.kit import ids
 from gossip.kit.errors import GossipError
 from gossip.runtime import Runtime
@@ -47,11 +55,30 @@ def _frame(type_: str, data: Any = None) -> str:
     return orjson.dumps(body).decode()
 
 
+async def _finish_send(coro: Any, pending: Any) -> None:
+    """Runs to its end an ASGI send coroutine that `Connection._write_now` started by hand
+    and that stopped at an await (the server's buffer for the socket was full): the part of
+    a task's work that applies here — wait until what it waits on is done, resume it."""
+    try:
+        while True:
+            if pending is None:
+                await asyncio.sleep(0)  # a bare yield: let the loop run once
+            else:
+                await asyncio.wait([pending])  # done or failed: the coroutine reads which
+            pending = coro.send(None)
+    except StopIteration:
+        return
+    except BaseException:
+        coro.close()
+        raise
+
+
 class Connection:
     """One socket. Kept small: thousands of these live at once."""
 
-    def __init__(self, websocket: WebSocket, runtime: Runtime, hub: Hub) -> None:
-        self.ws = websocket
+    def __init__(self, receive: Receive, send: Send, runtime: Runtime, hub: Hub) -> None:
+        self._receive = receive
+        self._send = send
         self.runtime = runtime
         self.hub = hub
         self.limits = hub.limits
@@ -61,6 +88,14 @@ class Connection:
         self._control: list[str] = []
         self._waiter: asyncio.Future[None] | None = None
         self._woken = False
+        # The sender task is parked, so nothing of this socket is being written.
+        self._idle = False
+        # A frame written by `_write_now` whose send has yet to finish: (coroutine, awaited).
+        self._inflight: tuple[Any, Any] | None = None
+        # A write failed (the peer went away): leave everything to the sender task.
+        self._broken = False
+        self._close_sent = False
+        self._peer_gone = False
         self._closing: tuple[int, str] | None = None
         self._main: asyncio.Task[Any] | None = None
         now = time.monotonic()
@@ -70,6 +105,40 @@ class Connection:
         self._window_count = 0
 
     # --- called by the session (from the hub) ----------------------------------------
+
+    def deliver(self, entry: Entry) -> None:
+        """A new numbered frame for this connection: written now if nothing is ahead of it."""
+        if (
+            self._idle
+            and entry[0] == self.sent_seq + 1
+            and not self._control
+            and self._inflight is None
+            and self._closing is None
+            and not self._broken
+        ):
+            self._write_now(render(entry), entry[0])
+        else:
+            self.wake()
+
+    def _write_now(self, text: str, seq: int) -> None:
+        # ASGI's send is a coroutine, but a server's send for a socket with room in its
+        # buffer finishes without waiting: run it by hand, and only if it does wait (the
+        # socket is backed up) give the rest to the sender task, which finishes it before
+        # anything else.
+        coro = self._send({"type": "websocket.send", "text": text})
+        try:
+            pending = coro.send(None)
+        except StopIteration:
+            self.sent_seq = seq
+            return
+        except Exception:
+            # Not written; the sender will try again and end the way any failed send does.
+            self._broken = True
+            self.wake()
+            return
+        self._inflight = (coro, pending)
+        self.sent_seq = seq
+        self.wake()
 
     def wake(self) -> None:
         self._woken = True
@@ -89,7 +158,9 @@ class Connection:
     # --- lifecycle -------------------------------------------------------------------
 
     async def run(self) -> None:
-        await self.ws.accept()
+        if (await self._receive())["type"] != "websocket.connect":
+            return
+        await self._send({"type": "websocket.accept"})
         self._main = asyncio.current_task()
         self._control.append(
             _frame(p.HELLO, {"heartbeatInterval": self.limits.heartbeat_interval_ms})
@@ -116,19 +187,27 @@ class Connection:
             if code is not None and code not in p.RESUMABLE:
                 # The client broke the protocol: its session cannot be resumed.
                 self.hub.forget(session)
-        if self.ws.application_state != WebSocketState.DISCONNECTED:
+        if not self._close_sent and not self._peer_gone:
+            self._close_sent = True
             code, reason = self._closing or (1000, "")
+            message = {"type": "websocket.close", "code": code, "reason": reason}
             # A client that stopped reading may never take the close frame; don't wait on it.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.close(code, reason), timeout=1.0)
+                await asyncio.wait_for(self._send(message), timeout=1.0)
 
     # --- sending ---------------------------------------------------------------------
 
+    async def _send_text(self, text: str) -> None:
+        await self._send({"type": "websocket.send", "text": text})
+
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        send = self.ws.send_text
+        send = self._send_text
         while self._closing is None:
             self._woken = False
+            if self._inflight is not None:
+                inflight, self._inflight = self._inflight, None
+                await _finish_send(*inflight)
             if self._control:
                 frames, self._control = self._control, []
                 for text in frames:
@@ -146,9 +225,11 @@ class Connection:
             if self._woken or self._control:
                 continue
             self._waiter = loop.create_future()
+            self._idle = True
             try:
                 await self._waiter
             finally:
+                self._idle = False
                 self._waiter = None
 
     # --- receiving -------------------------------------------------------------------
@@ -164,7 +245,7 @@ class Connection:
                 delay = self._deadline() - time.monotonic()
                 try:
                     async with asyncio.timeout(max(delay, 0)):
-                        message = await self.ws.receive()
+                        message = await self._receive()
                 except TimeoutError:
                     if self.session is None:
                         raise ProtocolViolation(
@@ -172,12 +253,11 @@ class Connection:
                         ) from None
                     raise ProtocolViolation(p.Close.SESSION_TIMED_OUT, "heartbeat missed") from None
                 if message["type"] == "websocket.disconnect":
+                    self._peer_gone = True
                     return
                 await self._handle(self._parse(message))
         except ProtocolViolation as violation:
             self.kick(violation.code, violation.reason)
-        except WebSocketDisconnect:
-            return
 
     def _parse(self, message: dict[str, Any]) -> dict[str, Any]:
         text = message.get("text")
@@ -320,7 +400,13 @@ class Connection:
         self.hub.announce(actor.user_id, user.username, status, server_ids)
 
 
-async def gateway_endpoint(websocket: WebSocket) -> None:
-    runtime: Runtime = websocket.app.state.runtime
-    hub: Hub = websocket.app.state.hub
-    await Connection(websocket, runtime, hub).run()
+class GatewayEndpoint:
+    """The gateway as a plain ASGI app, mounted by app.py as a Starlette WebSocketRoute
+    (an instance, not a function, so Starlette hands over the raw receive and send)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["app"].state
+        await Connection(receive, send, state.runtime, state.hub).run()
+
+
+gateway_endpoint = GatewayEndpoint()

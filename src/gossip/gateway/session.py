@@ -29,7 +29,7 @@ class Attached(Protocol):
 
     sent_seq: int
 
-    def wake(self) -> None: ...
+    def deliver(self, entry: Entry) -> None: ...
 
     def kick(self, code: int, reason: str) -> None: ...
 
@@ -61,14 +61,15 @@ class GatewaySession:
     def push(self, type_: str, data_json: str) -> None:
         """Numbers and stores one dispatch; never waits, so one slow client blocks no one."""
         self.seq += 1
-        self.buffer.append((self.seq, type_, data_json))
+        entry = (self.seq, type_, data_json)
+        self.buffer.append(entry)
         connection = self.connection
         if connection is None:
             return  # detached: kept for a RESUME, which frames_after() may still serve
         if self.seq - connection.sent_seq > self.max_pending:
             connection.kick(4013, "slow consumer: resume to continue")
             return
-        connection.wake()
+        connection.deliver(entry)
 
     def frames_after(self, seq: int) -> list[Entry] | None:
         """The entries after `seq`, or None when some of them are no longer buffered.
