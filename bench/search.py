@@ -305,15 +305,38 @@ def check(api: Api, world: World, checked: dict[str, tuple[str, ...]]) -> None:
 
 
 def explain(world: World, url: str, checked: dict[str, tuple[str, ...]]) -> None:
-    """Logs the plan and time of search's two statements for each checked query, as the
-    reader (every channel but the hidden one) and in #general."""
+    """Logs, for each checked query, as the reader (every channel but the hidden one) and
+    in #general: on SQLite the plan and time of search's two statements; on PostgreSQL
+    the stages search went through (repository.newest_postgres) and their time."""
     from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
     from gossip.search import repository
 
     postgres = url.startswith("postgresql")
     readable = [c for c in world.channels if c != world.hidden]
+
+    async def stages() -> None:
+        engine = create_async_engine(url)
+        try:
+            for kind, words in checked.items():
+                for scope, channels in (("all", readable), ("channel", [world.general])):
+                    async with AsyncSession(engine) as session, session.begin():
+                        await repository.plan_each_query(session)
+                        held = await repository.messages_in(session, channels)
+                        trace: list[str] = []
+                        started = time.perf_counter()
+                        _, found = await repository.newest_postgres(
+                            session, words, channels, None, COUNT_CAP, 250, held, trace=trace
+                        )
+                        took = (time.perf_counter() - started) * 1000
+                    log(f"{kind} {scope}: {found} found in {took:.1f} ms by {trace}")
+        finally:
+            await engine.dispose()
+
+    if postgres:
+        asyncio.run(stages())
+        return
 
     async def go() -> None:
         engine = create_async_engine(url)
@@ -321,19 +344,16 @@ def explain(world: World, url: str, checked: dict[str, tuple[str, ...]]) -> None
             async with engine.connect() as conn:
                 for kind, words in checked.items():
                     for scope, channels in (("all", readable), ("channel", [world.general])):
-                        values = repository.params(postgres, words, channels, None)
+                        values = repository.params(words, channels, None)
                         values |= {"limit": 250, "cap": 1000}
                         for name, sql in (
-                            ("newest", repository.newest_sql(postgres, None)),
-                            ("count", repository.count_sql(postgres, None)),
+                            ("newest", repository.newest_sql(None)),
+                            ("count", repository.count_sql(None)),
                         ):
-                            prefix = "EXPLAIN (ANALYZE, BUFFERS) " if postgres else ""
                             started = time.perf_counter()
                             await conn.execute(text(sql), values)
                             took = (time.perf_counter() - started) * 1000
-                            if not postgres:
-                                prefix = "EXPLAIN QUERY PLAN "
-                            plan = await conn.execute(text(prefix + sql), values)
+                            plan = await conn.execute(text("EXPLAIN QUERY PLAN " + sql), values)
                             lines = [str(r[-1]) for r in plan]
                             log(f"{kind} {scope} {name} {took:.1f} ms: " + " | ".join(lines))
         finally:
@@ -454,7 +474,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a PostgreSQL server (postgresql+asyncpg://user@127.0.0.1:5432/db): the bench"
         " creates a fresh database there and drops it afterwards; default SQLite",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the data dir and logs")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the data dir and logs, and the PostgreSQL database",
+    )
     parser.add_argument(
         "--explain", action="store_true", help="log each statement's plan and time first"
     )
@@ -472,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with contextlib.ExitStack() as stack:
             url = (
-                stack.enter_context(postgres_database(args.database_url))
+                stack.enter_context(postgres_database(args.database_url, keep=args.keep))
                 if args.database_url
                 else None
             )

@@ -108,6 +108,17 @@ def test_search_index_exists(backend: str, tmp_path: Path) -> None:
             )
             assert "search_vector" in columns
             assert SEARCH_INDEX in indexes
+            # 0009_search_slices: the words and the time slice in one GIN index, which
+            # search's slices_sql relies on.
+            definition = asyncio.run(
+                names(
+                    url,
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_messages_search_vector'",
+                )
+            )
+            assert [d.split(" USING ")[1] for d in definition] == [
+                "gin (search_vector, ((id >> 32))) WITH (gin_pending_list_limit='512')"
+            ]
             assert {"messages_count_insert", "messages_count_delete"} <= triggers
     else:
         url = f"sqlite+aiosqlite:///{tmp_path}/gossip.db"
