@@ -316,3 +316,70 @@ async def readable_channel_ids(
     if include_dms and server_id is None and has(DM_PERMISSIONS, needed):
         readable.extend(await repository.dm_channel_ids(session, actor.user_id))
     return readable
+
+
+@dataclass(frozen=True, slots=True)
+class VisibleChannel:
+    """A channel (or thread, DM, group DM) the caller can see, with what they may do there
+    and what search shows of it, as plain values."""
+
+    id: int
+    server_id: int | None  # None for a DM or group DM
+    type: int
+    name: str | None
+    message_count: int  # kept by the database's triggers (migration 0007)
+    permissions: int
+
+    def require(self, needed: int) -> VisibleChannel:
+        _need(self.permissions, needed)
+        return self
+
+
+async def visible_channels(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    server_id: int | None = None,
+    channel_id: int | None = None,
+) -> list[VisibleChannel]:
+    """Every channel the actor can see (VIEW_CHANNEL after overwrites, a thread as its
+    parent; every DM and group DM they are in), by the rules of `access_channel`, in one
+    statement: with `channel_id`, that channel alone (none if they cannot see it); with
+    `server_id`, that server's channels, and NotFound("Server") unless they are a member,
+    as `access_server`. For search, which must never look where the actor may not read."""
+    rows = await repository.visible_rows(
+        session, actor.user_id, server_id=server_id, channel_id=channel_id
+    )
+    owners: dict[int, int] = {}
+    roles: dict[int, list[tuple[int, int, int]]] = {}
+    channels = []
+    overwrites: dict[int, list[Overwrite]] = {}
+    found: list[VisibleChannel] = []
+    for row in rows:
+        kind = row[0]
+        if kind == 0:
+            owners[row[1]] = row[2]
+        elif kind == 1:
+            roles.setdefault(row[1], []).append((row[2], row[3], 0))
+        elif kind == 2:
+            channels.append(row)
+        elif kind == 3:
+            overwrites.setdefault(row[1], []).append(Overwrite(row[2], row[3], row[4], row[5]))
+        else:
+            found.append(VisibleChannel(row[1], None, row[3], row[6], row[5], DM_PERMISSIONS))
+    if server_id is not None and channel_id is None and server_id not in owners:
+        raise NotFound("Server")
+    standings = {
+        sid: _standing(sid, owner_id, actor.user_id, roles.get(sid, []))
+        for sid, owner_id in owners.items()
+    }
+    for _, cid, sid, kind, parent_id, count, name in channels:
+        standing = standings.get(sid)
+        if standing is None:
+            continue
+        # As _overwrites_source: a thread has no overwrites of its own.
+        source = parent_id if kind in THREAD_TYPES and parent_id else cid
+        perms = _in_channel(standing, sid, actor.user_id, overwrites.get(source, []))
+        if has(perms, Permission.VIEW_CHANNEL):
+            found.append(VisibleChannel(cid, sid, kind, name, count, perms))
+    return found

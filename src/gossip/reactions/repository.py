@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import Reaction, User
@@ -21,6 +21,24 @@ class ReactionSummary:
     me: bool
 
 
+_reactions = Reaction.__table__
+# Built once and run on the session's connection, without the ORM: every page of messages
+# and every search reads it, and building this expression (an IN over the page's IDs, a
+# CASE, three functions) cost more than the statement itself. SQLAlchemy caches the
+# compiled form.
+_SUMMARIES = (
+    select(
+        _reactions.c.message_id,
+        _reactions.c.emoji,
+        func.count(),
+        func.max(case((_reactions.c.user_id == bindparam("viewer"), 1), else_=0)),
+    )
+    .where(_reactions.c.message_id.in_(bindparam("ids", expanding=True)))
+    .group_by(_reactions.c.message_id, _reactions.c.emoji)
+    .order_by(_reactions.c.message_id, func.min(_reactions.c.created_at), _reactions.c.emoji)
+)
+
+
 async def summaries(
     session: AsyncSession, message_ids: Sequence[int], viewer_id: int
 ) -> dict[int, list[ReactionSummary]]:
@@ -28,18 +46,8 @@ async def summaries(
     order the emoji were first used: one grouped query for a whole page."""
     if not message_ids:
         return {}
-    first = func.min(Reaction.created_at)
-    rows = await session.execute(
-        select(
-            Reaction.message_id,
-            Reaction.emoji,
-            func.count(),
-            func.max(case((Reaction.user_id == viewer_id, 1), else_=0)),
-        )
-        .where(Reaction.message_id.in_(list(message_ids)))
-        .group_by(Reaction.message_id, Reaction.emoji)
-        .order_by(Reaction.message_id, first, Reaction.emoji)
-    )
+    connection = await session.connection()
+    rows = await connection.execute(_SUMMARIES, {"ids": list(message_ids), "viewer": viewer_id})
     found: dict[int, list[ReactionSummary]] = {}
     for message_id, emoji, count, me in rows:
         found.setdefault(message_id, []).append(ReactionSummary(emoji, int(count), bool(me)))

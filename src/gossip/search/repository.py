@@ -13,19 +13,36 @@ index that yields matches in time order, so it goes back through time in stages
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import Result, TextClause, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gossip.db.models import Channel, Message
+from gossip.db.models import Message, User
+from gossip.messages.repository import NewMessage
+from gossip.users.repository import UserBrief
 
 
 def _postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+@functools.cache
+def _text(sql: str) -> TextClause:
+    """The statement for `sql`, made once: the search statements come in a few dozen
+    shapes, and each TextClause parses its text for bind parameters when built."""
+    return text(sql)
+
+
+async def _run(session: AsyncSession, sql: str, values: dict[str, Any]) -> Result[Any]:
+    """Runs `sql` on the session's connection, past the ORM's execute (nothing here
+    loads ORM objects)."""
+    connection = await session.connection()
+    return await connection.execute(_text(sql), values)
 
 
 def fts5_query(words: Sequence[str]) -> str:
@@ -61,7 +78,7 @@ async def plan_each_query(session: AsyncSession) -> None:
     stages choose among a few statement shapes; the planner still picks the index for
     each, from the values. SET LOCAL ends with the (read) transaction."""
     if _postgres(session):
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        await _run(session, "SET LOCAL plan_cache_mode = force_custom_plan", {})
 
 
 def newest_sql(user_id: int | None) -> str:
@@ -99,7 +116,7 @@ async def newest_matches(
     rest of the search together; the service scores the candidates itself, the same way
     on both engines."""
     values = params(words, channel_ids, user_id) | {"limit": limit}
-    rows = await session.execute(text(newest_sql(user_id)), values)
+    rows = await _run(session, newest_sql(user_id), values)
     return [(int(r[0]), str(r[1])) for r in rows]
 
 
@@ -112,7 +129,7 @@ async def count_matches(
 ) -> int:
     """SQLite: how many messages hold every word, counting no further than `cap`."""
     values = params(words, channel_ids, user_id) | {"cap": cap}
-    return int((await session.execute(text(count_sql(user_id)), values)).scalar_one())
+    return int((await _run(session, count_sql(user_id), values)).scalar_one())
 
 
 # --- PostgreSQL: newest matches in stages ------------------------------------------------
@@ -307,7 +324,7 @@ async def _walk(
 ) -> _Progress | None:
     sql = walk_sql(scope, bottom is not None)
     extra = {"rows": rows, "texts": texts} | ({"bottom": bottom} if bottom is not None else {})
-    result = list(await session.execute(text(sql), values | extra))
+    result = list(await _run(session, sql, values | extra))
     newest, _, oldest, count, hits = result[-1]
     if not count:
         return None
@@ -322,7 +339,7 @@ async def _fetch(
     answers how many matched."""
     left = max(texts - len(progress.found), 0)
     extra = {"bottom": progress.bottom, "texts": left}
-    rows = list(await session.execute(text(sql), values | extra))
+    rows = list(await _run(session, sql, values | extra))
     matched = int(rows[0][2]) if rows else 0
     progress.found += [(int(r[0]), str(r[1])) for r in rows[:left]]
     progress.count += matched
@@ -360,14 +377,34 @@ async def messages_in(session: AsyncSession, channel_ids: Sequence[int]) -> int:
     )
     sql = f"SELECT coalesce(sum(message_count), 0) FROM channels WHERE {within}"
     values = {"channels": list(channel_ids) if postgres else _channels_json(channel_ids)}
-    return int((await session.execute(text(sql), values)).scalar_one())
+    return int((await _run(session, sql, values)).scalar_one())
 
 
-async def channels(session: AsyncSession, channel_ids: Sequence[int]) -> dict[int, Channel]:
-    rows = await session.scalars(select(Channel).where(Channel.id.in_(list(channel_ids))))
-    return {c.id: c for c in rows}
+_messages = Message.__table__
+_users = User.__table__
+_MESSAGE_COLUMNS = tuple(c.name for c in _messages.columns)
+# The hits to show, each with its author's brief: one statement built once and run without
+# the ORM (loading 25 ORM objects, then their authors, cost more than the SQL).
+_HITS = (
+    select(_messages, _users.c.username, _users.c.avatar, _users.c.bot)
+    .select_from(_messages.outerjoin(_users, _users.c.id == _messages.c.author_id))
+    .where(_messages.c.id.in_(bindparam("ids", expanding=True)))
+)
 
 
-async def messages_by_id(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, Message]:
-    rows = await session.scalars(select(Message).where(Message.id.in_(list(message_ids))))
-    return {m.id: m for m in rows}
+async def hits(
+    session: AsyncSession, message_ids: Sequence[int]
+) -> tuple[dict[int, NewMessage], dict[int, UserBrief]]:
+    """The messages by ID, as plain values, and the briefs of their authors."""
+    connection = await session.connection()
+    rows = await connection.execute(_HITS, {"ids": list(message_ids)})
+    width = len(_MESSAGE_COLUMNS)
+    messages: dict[int, NewMessage] = {}
+    authors: dict[int, UserBrief] = {}
+    for row in rows:
+        message = NewMessage(**dict(zip(_MESSAGE_COLUMNS, row[:width], strict=True)))
+        messages[message.id] = message
+        username, avatar, bot = row[width:]
+        if username is not None:
+            authors[message.author_id] = UserBrief(message.author_id, username, avatar, bot)
+    return messages, authors

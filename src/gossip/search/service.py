@@ -1,11 +1,12 @@
 """Message search: full text over every message the caller may read, and nothing else.
 
 Where it looks is decided first, by the access rules every other route uses: the one
-channel asked for (access_channel, then VIEW_CHANNEL + READ_MESSAGE_HISTORY), or every
-channel and thread of the server asked for, or of all the caller's servers, where they
-hold both after overwrites, plus the DMs and group DMs they are in
-(access.service.readable_channel_ids). The SQL then never leaves those channels, and
-context messages come from the hit's own channel, so they obey the same rule.
+channel asked for (seen as access_channel sees it, then VIEW_CHANNEL +
+READ_MESSAGE_HISTORY), or every channel and thread of the server asked for, or of all the
+caller's servers, where they hold both after overwrites, plus the DMs and group DMs they
+are in (access.service.visible_channels, one statement). The SQL then never leaves those
+channels, and context messages come from the hit's own channel, so they obey the same
+rule.
 
 Ranking: the newest CANDIDATES messages holding every word are scored for relevance (BM25's
 term-frequency and length part, computed here from their text, so both engines score
@@ -22,13 +23,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gossip.access.service import access_channel, access_server, readable_channel_ids
+from gossip.access.service import VisibleChannel, visible_channels
 from gossip.auth.subject import Actor
-from gossip.db.models import Channel
 from gossip.kit.errors import NotFound, ValidationFailed
+from gossip.kit.permissions import has
 from gossip.messages import repository as messages_repository
 from gossip.messages.service import READ, MessageView, hydrate
+from gossip.reactions import repository as reactions_repository
 from gossip.search import repository
+from gossip.users import repository as users_repository
 
 MAX_QUERY = 200  # characters
 MAX_WORDS = 16
@@ -47,7 +50,7 @@ WORD = re.compile(r"[^\W_]+")
 @dataclass(frozen=True, slots=True)
 class Hit:
     view: MessageView
-    channel: Channel
+    channel: VisibleChannel
     score: float
     before: list[MessageView] = field(default_factory=list)
     after: list[MessageView] = field(default_factory=list)
@@ -67,7 +70,12 @@ def relevance(content: str, words: Sequence[str]) -> float:
     for one word, and knowing it costs a count of every message holding each word."""
     # A list and list.count for the query's few words: 250 of these run per search, and
     # building a Counter of every word cost 40% more (bench/search.py's texts).
-    tokens = [w.lower() for w in WORD.findall(content)]
+    # Lowering the whole text first is the same for ASCII and cheaper; elsewhere lowering
+    # can change where words split (a dotted capital I becomes i and a combining mark).
+    if content.isascii():
+        tokens = WORD.findall(content.lower())
+    else:
+        tokens = [w.lower() for w in WORD.findall(content)]
     length = len(tokens)
     if not length:
         return 0.0
@@ -93,18 +101,20 @@ def words_of(query: str) -> list[str]:
 
 async def _scope(
     session: AsyncSession, actor: Actor, channel_id: int | None, server_id: int | None
-) -> list[int]:
-    """The channels to search: all of them readable by the actor. A channel or server the
-    actor cannot see is a 404, as everywhere in /api."""
+) -> list[VisibleChannel]:
+    """The channels to search: all of them readable by the actor, in one statement. A
+    channel or server the actor cannot see is a 404, as everywhere in /api; a channel they
+    see but may not read is a 403, as reading it would be."""
     if channel_id is not None:
-        found = (await access_channel(session, actor, channel_id)).require(READ)
-        if server_id is not None and found.channel.server_id != server_id:
+        visible = await visible_channels(session, actor, channel_id=channel_id)
+        if not visible:
             raise NotFound("Channel")
-        return [found.channel.id]
-    if server_id is not None:
-        await access_server(session, actor, server_id)
-        return await readable_channel_ids(session, actor, READ, server_id=server_id)
-    return await readable_channel_ids(session, actor, READ)
+        found = visible[0].require(READ)
+        if server_id is not None and found.server_id != server_id:
+            raise NotFound("Channel")
+        return [found]
+    visible = await visible_channels(session, actor, server_id=server_id)
+    return [c for c in visible if has(c.permissions, READ)]
 
 
 async def search_messages(
@@ -123,11 +133,13 @@ async def search_messages(
     if not 0 <= context <= MAX_CONTEXT:
         raise ValidationFailed.field("contextSize", f"must be 0-{MAX_CONTEXT}")
     words = words_of(query)
-    scope = await _scope(session, actor, channel_id, server_id)
-    if not scope:
+    channels = {c.id: c for c in await _scope(session, actor, channel_id, server_id)}
+    if not channels:
         return SearchResult([], 0, 0)
+    scope = list(channels)
+    # The triggers' counters, read with the channels: no count of the messages here.
+    searched = sum(c.message_count for c in channels.values())
     await repository.plan_each_query(session)
-    searched = await repository.messages_in(session, scope)
     candidates, total = await repository.newest_and_total(
         session, words, scope, user_id, CANDIDATES, COUNT_CAP, searched
     )
@@ -135,42 +147,42 @@ async def search_messages(
     best = sorted(found, key=lambda hit: (-hit[1], -hit[0]))[:limit]
     if not best:
         return SearchResult([], total, searched)
-    rows = await repository.messages_by_id(session, [i for i, _ in best])
-    around: dict[int, tuple[list[int], list[int]]] = {}
-    context_rows = []
+    rows, users = await repository.hits(session, [i for i, _ in best])
+    ordered = [rows[i] for i, _ in best]
+    around: dict[int, tuple[list[MessageView], list[MessageView]]] = {}
     if context:
-        for message_id, _ in best:
-            message = rows[message_id]
+        for message in ordered:
             older = await messages_repository.page(
-                session, message.channel_id, limit=context, before=message_id
+                session, message.channel_id, limit=context, before=message.id
             )
             newer = await messages_repository.page(
-                session, message.channel_id, limit=context, after=message_id
+                session, message.channel_id, limit=context, after=message.id
             )
             # Both pages come newest first; context reads in time order.
-            older.reverse()
-            newer.reverse()
-            around[message_id] = ([m.id for m in older], [m.id for m in newer])
-            context_rows.extend(older + newer)
-    ordered = [rows[i] for i, _ in best]
-    views = {v.message.id: v for v in await hydrate(session, actor.user_id, ordered + context_rows)}
-    channels = await repository.channels(session, list({m.channel_id for m in ordered}))
+            views = await hydrate(session, actor.user_id, older[::-1] + newer[::-1])
+            around[message.id] = (views[: len(older)], views[len(older) :])
+    # Authors come with the hits; only users they mention are read apart (if any).
+    mentioned = {int(u) for m in ordered for u in m.mentions or ()} - users.keys()
+    if mentioned:
+        users |= {u.id: u for u in await users_repository.briefs(session, list(mentioned))}
+    reactions = await reactions_repository.summaries(session, list(rows), actor.user_id)
     hits = []
     for message_id, score in best:
-        older_ids, newer_ids = around.get(message_id, ([], []))
+        message = rows[message_id]
+        before, after = around.get(message_id, ([], []))
         hits.append(
             Hit(
-                view=views[message_id],
-                channel=channels[rows[message_id].channel_id],
+                view=MessageView(message, users, reactions.get(message_id, [])),
+                channel=channels[message.channel_id],
                 score=round(score, 6),
-                before=[views[i] for i in older_ids],
-                after=[views[i] for i in newer_ids],
+                before=before,
+                after=after,
             )
         )
     return SearchResult(hits, total, searched)
 
 
-def channel_brief(channel: Channel) -> dict[str, object]:
+def channel_brief(channel: VisibleChannel) -> dict[str, object]:
     return {"id": str(channel.id), "name": channel.name, "type": channel.type}
 
 

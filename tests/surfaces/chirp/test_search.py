@@ -235,6 +235,46 @@ class TestNeverLeaks:
         assert search(live, r.member, w, channelId=thread["id"]).status_code == 404
         assert hit_ids(found(live, r.owner, w)) == [inside["id"]]
 
+    def test_access_lost_by_an_overwrite_hides_hits_at_once(self, live: Live) -> None:
+        """Search decides access per request (one statement, no cache): the request after
+        an overwrite takes a member's view of a channel away finds nothing there, in every
+        scope, and the counts drop with it; given back, it is found again."""
+        r = room(live)
+        w = word()
+        shared = channel(live, r.owner, r.server_id, name="shared")
+        there = send(live, r.owner, shared["id"], f"over there {w}")
+        here = send(live, r.owner, r.channel_id, f"over here {w}")
+        before = found(live, r.member, w)
+        assert sorted(hit_ids(before)) == sorted([there["id"], here["id"]])
+        assert before["totalResults"] == 2
+        set_overwrite(
+            live, r.owner, shared["id"], r.member.id, deny=int(Permission.VIEW_CHANNEL), kind=1
+        )
+        for params in ({}, {"serverId": r.server_id}):
+            data = found(live, r.member, w, **params)
+            assert hit_ids(data) == [here["id"]], params
+            assert data["totalResults"] == 1
+            assert data["analytics"]["totalMessages"] == before["analytics"]["totalMessages"] - 1
+        response = search(live, r.member, w, channelId=shared["id"])
+        assert response.status_code == 404
+        assert error_code(response) == "NOT_FOUND"
+        # The owner still reads it; the member again once the overwrite goes.
+        assert sorted(hit_ids(found(live, r.owner, w))) == sorted([there["id"], here["id"]])
+        path = f"/api/channels/{shared['id']}/permissions/{r.member.id}"
+        assert live.delete(path, r.owner).status_code in (200, 204)
+        assert sorted(hit_ids(found(live, r.member, w))) == sorted([there["id"], here["id"]])
+
+    def test_leaving_the_server_hides_its_hits_at_once(self, live: Live) -> None:
+        r = room(live)
+        w = word()
+        send(live, r.owner, r.channel_id, f"members only {w}")
+        assert found(live, r.member, w)["totalResults"] == 1
+        assert live.delete(f"/api/users/me/servers/{r.server_id}", r.member).status_code < 300
+        data = found(live, r.member, w)
+        assert data["results"] == [] and data["totalResults"] == 0
+        for params in ({"serverId": r.server_id}, {"channelId": r.channel_id}):
+            assert search(live, r.member, w, **params).status_code == 404, params
+
     def test_context_stays_in_the_hits_channel(self, live: Live) -> None:
         r = room(live)
         w = word()
