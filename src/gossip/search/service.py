@@ -151,6 +151,7 @@ async def search_messages(
     ordered = [rows[i] for i, _ in best]
     around: dict[int, tuple[list[MessageView], list[MessageView]]] = {}
     if context:
+        spans = []
         for message in ordered:
             older = await messages_repository.page(
                 session, message.channel_id, limit=context, before=message.id
@@ -159,8 +160,14 @@ async def search_messages(
                 session, message.channel_id, limit=context, after=message.id
             )
             # Both pages come newest first; context reads in time order.
-            views = await hydrate(session, actor.user_id, older[::-1] + newer[::-1])
-            around[message.id] = (views[: len(older)], views[len(older) :])
+            spans.append((message.id, older[::-1], newer[::-1]))
+        # One hydration (authors, reactions) for every hit's context, not one per hit.
+        views = iter(await hydrate(session, actor.user_id, [m for _, o, n in spans for m in o + n]))
+        for message_id, older, newer in spans:
+            around[message_id] = (
+                [next(views) for _ in older],
+                [next(views) for _ in newer],
+            )
     # Authors come with the hits; only users they mention are read apart (if any).
     mentioned = {int(u) for m in ordered for u in m.mentions or ()} - users.keys()
     if mentioned:

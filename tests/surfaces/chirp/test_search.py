@@ -330,8 +330,13 @@ class TestFilters:
         assert data["totalResults"] == 30
         assert len(found(live, r.member, w, limit=1)["results"]) == 1
         with_context = found(live, r.member, w, limit=3, contextSize=2)
+        ids = [m["id"] for m in sent]
+        assert len(with_context["results"]) == 3
         for hit in with_context["results"]:
-            assert len(hit["context"]["before"]) <= 2 and len(hit["context"]["after"]) <= 2
+            # Each hit's own neighbours, in time order, whichever hits the others are.
+            at = ids.index(hit["message"]["id"])
+            assert [m["id"] for m in hit["context"]["before"]] == ids[max(0, at - 2) : at]
+            assert [m["id"] for m in hit["context"]["after"]] == ids[at + 1 : at + 3]
         newest = found(live, r.member, f"{w} 29", contextSize=5)["results"][0]
         assert newest["message"]["id"] == sent[29]["id"]
         assert [m["id"] for m in newest["context"]["before"]] == [m["id"] for m in sent[24:29]]
