@@ -10,11 +10,12 @@ writers share one ordinary pool.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -104,6 +105,36 @@ def _sqlite_engine(url: str, *, begin: str, pool_size: int, synchronous: str) ->
     return engine
 
 
+# A pooled PostgreSQL connection is pinged before use only once it has sat idle this long.
+# A ping per checkout (pool_pre_ping) is a round trip on every request, ~4% of a read's or
+# a search's server time (docs/performance.md); a connection used a moment ago is almost
+# surely alive, and if the server did restart meanwhile, the first statement's disconnect
+# error makes SQLAlchemy invalidate every connection of the pool at once, so only the
+# requests then in flight fail, as they would have during the restart anyway.
+PING_AFTER_IDLE_S = 5.0
+
+
+def _postgres_engine(url: str, *, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and checks out another (up to three tries).
+            raise exc.DisconnectionError() from error
+
+    return engine
+
+
 def connect(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10) -> Database:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
@@ -114,9 +145,7 @@ def connect(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10
             url, begin="BEGIN", pool_size=pool_size, synchronous=sqlite_synchronous
         )
     else:
-        writer = reader = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-        )
+        writer = reader = _postgres_engine(url, pool_size=pool_size)
     info: dict[str, Any] = {}
     database = Database(
         url=url,
