@@ -7,14 +7,16 @@ and the ORM's unit of work each cost more than SQLite spends on the statement).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gossip.db.models import Channel, Message
+from gossip.db.models import Channel, Message, User
+from gossip.users.repository import UserBrief
 
 MAX_PINS_SCAN = 50
 
@@ -59,6 +61,83 @@ _BUMP = (
     )
     .values(last_message_id=bindparam("message"))
 )
+
+
+_users = User.__table__
+
+
+def _with_author(rows: Any) -> Select[Any]:
+    """`rows` (a subquery of message rows) with each author's brief beside it."""
+    return select(rows, _users.c.username, _users.c.avatar, _users.c.bot).select_from(
+        rows.outerjoin(_users, _users.c.id == rows.c.author_id)
+    )
+
+
+def _page_statement(newest_first: bool, *bounds: Any) -> Select[Any]:
+    m = _messages.c
+    order = m.id.desc() if newest_first else m.id.asc()
+    rows = (
+        select(_messages)
+        .where(m.channel_id == bindparam("channel"), *bounds)
+        .order_by(order)
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+    # The page is cut on the (channel_id, id) index first; authors are joined to its rows.
+    return _with_author(rows).order_by(rows.c.id.desc() if newest_first else rows.c.id.asc())
+
+
+# Built once: the history read is the commonest request after the send.
+_LATEST = _page_statement(True)
+_BEFORE = _page_statement(True, _messages.c.id < bindparam("before"))
+_AFTER = _page_statement(False, _messages.c.id > bindparam("after"))
+_BY_ID = _with_author(_messages).where(_messages.c.id.in_(bindparam("ids", expanding=True)))
+_WIDTH = len(_COLUMNS)
+
+
+def _decode(rows: Iterable[Any]) -> tuple[list[NewMessage], dict[int, UserBrief]]:
+    messages: list[NewMessage] = []
+    authors: dict[int, UserBrief] = {}
+    for row in rows:
+        message = NewMessage(**dict(zip(_COLUMNS, row[:_WIDTH], strict=True)))
+        messages.append(message)
+        username, avatar, bot = row[_WIDTH:]
+        if username is not None:
+            authors[message.author_id] = UserBrief(message.author_id, username, avatar, bot)
+    return messages, authors
+
+
+async def page_with_authors(
+    session: AsyncSession,
+    channel_id: int,
+    *,
+    limit: int,
+    before: int | None = None,
+    after: int | None = None,
+) -> tuple[list[NewMessage], dict[int, UserBrief]]:
+    """As `page`, as plain values, with the authors' briefs: one statement built once."""
+    params: dict[str, Any] = {"channel": channel_id, "limit": limit}
+    if after is not None:
+        statement, params["after"] = _AFTER, after
+    elif before is not None:
+        statement, params["before"] = _BEFORE, before
+    else:
+        statement = _LATEST
+    connection = await session.connection()
+    messages, authors = _decode(await connection.execute(statement, params))
+    if after is not None:
+        messages.reverse()
+    return messages, authors
+
+
+async def by_id_with_authors(
+    session: AsyncSession, message_ids: Sequence[int]
+) -> tuple[dict[int, NewMessage], dict[int, UserBrief]]:
+    """The messages by ID, as plain values, and the briefs of their authors (search's hits:
+    loading 25 ORM objects, then their authors, cost more than the SQL)."""
+    connection = await session.connection()
+    messages, authors = _decode(await connection.execute(_BY_ID, {"ids": list(message_ids)}))
+    return {m.id: m for m in messages}, authors
 
 
 async def page(

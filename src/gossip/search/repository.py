@@ -19,12 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Result, TextClause, bindparam, select, text
+from sqlalchemy import Result, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from gossip.db.models import Message, User
-from gossip.messages.repository import NewMessage
-from gossip.users.repository import UserBrief
 
 
 def _postgres(session: AsyncSession) -> bool:
@@ -378,33 +374,3 @@ async def messages_in(session: AsyncSession, channel_ids: Sequence[int]) -> int:
     sql = f"SELECT coalesce(sum(message_count), 0) FROM channels WHERE {within}"
     values = {"channels": list(channel_ids) if postgres else _channels_json(channel_ids)}
     return int((await _run(session, sql, values)).scalar_one())
-
-
-_messages = Message.__table__
-_users = User.__table__
-_MESSAGE_COLUMNS = tuple(c.name for c in _messages.columns)
-# The hits to show, each with its author's brief: one statement built once and run without
-# the ORM (loading 25 ORM objects, then their authors, cost more than the SQL).
-_HITS = (
-    select(_messages, _users.c.username, _users.c.avatar, _users.c.bot)
-    .select_from(_messages.outerjoin(_users, _users.c.id == _messages.c.author_id))
-    .where(_messages.c.id.in_(bindparam("ids", expanding=True)))
-)
-
-
-async def hits(
-    session: AsyncSession, message_ids: Sequence[int]
-) -> tuple[dict[int, NewMessage], dict[int, UserBrief]]:
-    """The messages by ID, as plain values, and the briefs of their authors."""
-    connection = await session.connection()
-    rows = await connection.execute(_HITS, {"ids": list(message_ids)})
-    width = len(_MESSAGE_COLUMNS)
-    messages: dict[int, NewMessage] = {}
-    authors: dict[int, UserBrief] = {}
-    for row in rows:
-        message = NewMessage(**dict(zip(_MESSAGE_COLUMNS, row[:width], strict=True)))
-        messages[message.id] = message
-        username, avatar, bot = row[width:]
-        if username is not None:
-            authors[message.author_id] = UserBrief(message.author_id, username, avatar, bot)
-    return messages, authors

@@ -28,10 +28,8 @@ from gossip.auth.subject import Actor
 from gossip.kit.errors import NotFound, ValidationFailed
 from gossip.kit.permissions import has
 from gossip.messages import repository as messages_repository
-from gossip.messages.service import READ, MessageView, hydrate
-from gossip.reactions import repository as reactions_repository
+from gossip.messages.service import READ, MessageView, hydrate, hydrate_with_authors
 from gossip.search import repository
-from gossip.users import repository as users_repository
 
 MAX_QUERY = 200  # characters
 MAX_WORDS = 16
@@ -147,7 +145,7 @@ async def search_messages(
     best = sorted(found, key=lambda hit: (-hit[1], -hit[0]))[:limit]
     if not best:
         return SearchResult([], total, searched)
-    rows, users = await repository.hits(session, [i for i, _ in best])
+    rows, users = await messages_repository.by_id_with_authors(session, [i for i, _ in best])
     ordered = [rows[i] for i, _ in best]
     around: dict[int, tuple[list[MessageView], list[MessageView]]] = {}
     if context:
@@ -169,18 +167,14 @@ async def search_messages(
                 [next(views) for _ in newer],
             )
     # Authors come with the hits; only users they mention are read apart (if any).
-    mentioned = {int(u) for m in ordered for u in m.mentions or ()} - users.keys()
-    if mentioned:
-        users |= {u.id: u for u in await users_repository.briefs(session, list(mentioned))}
-    reactions = await reactions_repository.summaries(session, list(rows), actor.user_id)
+    views = await hydrate_with_authors(session, actor.user_id, ordered, users)
     hits = []
-    for message_id, score in best:
-        message = rows[message_id]
+    for (message_id, score), view in zip(best, views, strict=True):
         before, after = around.get(message_id, ([], []))
         hits.append(
             Hit(
-                view=MessageView(message, users, reactions.get(message_id, [])),
-                channel=channels[message.channel_id],
+                view=view,
+                channel=channels[view.message.channel_id],
                 score=round(score, 6),
                 before=before,
                 after=after,
