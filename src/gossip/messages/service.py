@@ -16,7 +16,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gossip.access.service import ChannelAccess, access_channel, access_channel_grant
+from gossip.access.service import (
+    ChannelAccess,
+    ChannelGrant,
+    access_channel,
+    access_channel_grant,
+)
 from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.channels import repository as channels_repository
@@ -292,20 +297,7 @@ async def do_send_message(
     # The grant (plain values, one statement) rather than ORM objects: this is the hottest
     # write. It is decided by the same rules as access_channel.
     found = await access_channel_grant(session, actor, channel_id)
-    found.require(send_permission(found))  # SEND_MESSAGES_IN_THREADS in a thread
-    if found.type in (VOICE, CATEGORY):
-        raise ValidationFailed("Cannot send messages in a voice channel or category")
-    content = check_content(content)
-    # Attachments (already stored, media/service.py) need ATTACH_FILES.
-    check_not_empty(content, [*embeds, *attachments])
-    if attachments:
-        found.require(Permission.ATTACH_FILES)
-    if tts:
-        found.require(Permission.SEND_TTS_MESSAGES)
-    stored_embeds: list[dict[str, Any]] = []
-    if embeds:
-        found.require(Permission.EMBED_LINKS)
-        stored_embeds = check_embeds(embeds)
+    stored_embeds = check_send(found, content, embeds, attachments, tts)
     users, mentions, roles, everyone = await _resolve_mentions(
         session, found.server_id, found.permissions, actor.user_id, content
     )
@@ -327,6 +319,33 @@ async def do_send_message(
         attachments=list(attachments) or None,
     )
     return await _add_new(session, message, found.server_id, users)
+
+
+def check_send(
+    found: ChannelGrant,
+    content: str,
+    embeds: Sequence[Embed] = (),
+    attachments: Sequence[dict[str, Any]] = (),
+    tts: bool = False,
+) -> list[dict[str, Any]]:
+    """Everything a send is refused for once the channel is visible, in the order the
+    answers are given (the group commit, messages/group_commit.py, applies the same):
+    the permission to post, the channel's kind, the content, then what tts, attachments
+    and embeds need. Returns the embeds as stored."""
+    found.require(send_permission(found))  # SEND_MESSAGES_IN_THREADS in a thread
+    if found.type in (VOICE, CATEGORY):
+        raise ValidationFailed("Cannot send messages in a voice channel or category")
+    check_content(content)
+    # Attachments (already stored, media/service.py) need ATTACH_FILES.
+    check_not_empty(content, [*embeds, *attachments])
+    if attachments:
+        found.require(Permission.ATTACH_FILES)
+    if tts:
+        found.require(Permission.SEND_TTS_MESSAGES)
+    if not embeds:
+        return []
+    found.require(Permission.EMBED_LINKS)
+    return check_embeds(embeds)
 
 
 async def _add_new(
