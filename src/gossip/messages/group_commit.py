@@ -79,6 +79,9 @@ class GroupCommit:
         self._bus = bus
         self._waiting: list[_Send] = []
         self._writing: asyncio.Task[None] | None = None
+        # Transactions written and the most sends one held (for tests and operators).
+        self.batches = 0
+        self.largest_batch = 0
 
     async def send(
         self, actor: Actor, channel_id: int, content: str, tts: bool
@@ -100,6 +103,8 @@ class GroupCommit:
             while self._waiting:
                 batch = self._waiting[:MAX_BATCH]
                 del self._waiting[:MAX_BATCH]
+                self.batches += 1
+                self.largest_batch = max(self.largest_batch, len(batch))
                 await self._write(batch)
         finally:
             self._writing = None
