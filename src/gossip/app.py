@@ -27,6 +27,7 @@ from gossip.kit.security import AccessTokens, PasswordHashing
 from gossip.media import service as media_service
 from gossip.runtime import Runtime
 from gossip.surfaces import chirp, details, errors, v1
+from gossip.surfaces.chirp.send_path import SendPath
 from gossip.surfaces.middleware import BodyLimit, RateLimitHeaders
 
 log = logging.getLogger("gossip")
@@ -171,4 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.max_body_bytes,
         limit_for=chirp.media.upload_body_limit(settings.max_upload_bytes),
     )
+    if runtime.db.is_sqlite and settings.send_group_commit:
+        # Outermost: a plain message send is served before any other layer is entered;
+        # anything else passes through untouched (surfaces/chirp/send_path.py).
+        app.add_middleware(SendPath, runtime=runtime)
     return app

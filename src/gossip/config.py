@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     s3_secret_access_key: str | None = None
 
     rate_limits: bool = True
+    # On SQLite, plain message sends skip FastAPI and are committed in batches
+    # (surfaces/chirp/send_path.py, messages/group_commit.py); off: every send takes the
+    # route. Answers are the same either way.
+    send_group_commit: bool = True
     # Spec 004's table; each is "requests/seconds".
     rate_limit_general: str = "2000/60"
     rate_limit_auth: str = "25/900"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import (
@@ -30,6 +31,7 @@ from gossip.db.models import (
     Role,
     Server,
 )
+from gossip.db.sqlite_driver import Prepared
 from gossip.kit.permissions import Overwrite
 from gossip.threads import THREAD_TYPES
 
@@ -181,6 +183,7 @@ def _grant_statement() -> Any:
 
 
 _GRANT = _grant_statement()
+_GRANT_SQLITE = Prepared(_GRANT)
 
 
 async def grant_rows(session: AsyncSession, channel_id: int, user_id: int) -> list[Row[Any]]:
@@ -188,6 +191,12 @@ async def grant_rows(session: AsyncSession, channel_id: int, user_id: int) -> li
     connection = await session.connection()
     result = await connection.execute(_GRANT, {"channel_id": channel_id, "user_id": user_id})
     return list(result)
+
+
+def grant_rows_sqlite(conn: sqlite3.Connection, channel_id: int, user_id: int) -> list[Any]:
+    """`grant_rows` on a sqlite3 connection, from the thread that owns it (the group
+    commit of sends, messages/group_commit.py): the same statement, as plain tuples."""
+    return _GRANT_SQLITE.run(conn, {"channel_id": channel_id, "user_id": user_id})
 
 
 async def channel(session: AsyncSession, channel_id: int) -> Channel | None:

@@ -7,7 +7,9 @@ does. `require` then raises Forbidden for a visible place and a missing permissi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -241,6 +243,12 @@ async def access_channel_grant(
     """The same decision as `access_channel` (the same rules and permission math), from
     one Core statement instead of ORM objects: NotFound unless the actor can see it."""
     rows = await repository.grant_rows(session, channel_id, actor.user_id) if channel_id else []
+    return grant_from_rows(rows, actor.user_id)
+
+
+def grant_from_rows(rows: Sequence[Sequence[Any]], user_id: int) -> ChannelGrant:
+    """The decision of `access_channel_grant` from the rows of the grant statement
+    (repository.grant_rows, or the group commit's own run of it): pure, no I/O."""
     head = next((row for row in rows if row[0] == 0), None)
     if head is None:
         raise NotFound("Channel")
@@ -253,8 +261,8 @@ async def access_channel_grant(
         raise NotFound("Channel")
     roles = [(row[1], row[2], row[3]) for row in rows if row[0] == 1]
     overwrites = [Overwrite(row[1], row[2], row[3], row[4]) for row in rows if row[0] == 2]
-    standing = _standing(server_id, owner_id, actor.user_id, roles)
-    perms = _in_channel(standing, server_id, actor.user_id, overwrites)
+    standing = _standing(server_id, owner_id, user_id, roles)
+    perms = _in_channel(standing, server_id, user_id, overwrites)
     if not has(perms, Permission.VIEW_CHANNEL):
         raise NotFound("Channel")
     return ChannelGrant(cid, server_id, kind, parent_id, perms)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 
 _Result = tuple[Any, int, int | None, list[Any]]
 T = TypeVar("T")
@@ -156,3 +157,40 @@ async def call(connection: Any, work: Callable[..., T], *args: Any) -> T:
     connection's `driver_connection`)."""
     result: T = await connection._execute(work, connection._conn, *args)
     return result
+
+
+# --- prebuilt statements run on sqlite3 directly ------------------------------------------
+
+# Named parameters (`:name`), which sqlite3 takes from a dict; otherwise the dialect the
+# engine uses, so the SQL text and the type conversions are the ones SQLAlchemy would send.
+_NAMED = SQLiteDialect_aiosqlite(paramstyle="named")
+
+
+class Prepared:
+    """A Core statement as SQLite SQL text plus SQLAlchemy's own conversions of its
+    parameters (JSON dumped, booleans as integers, …), for code that runs on the
+    connection's thread with sqlite3 (messages/group_commit.py): the statement is defined
+    once, in its repository, and both paths send the same SQL and the same values.
+    sqlite3 keeps each connection's prepared statements by SQL text, so running one again
+    does not parse it again."""
+
+    def __init__(self, statement: Any, column_keys: Sequence[str] | None = None) -> None:
+        compiled = statement.compile(
+            dialect=_NAMED, column_keys=list(column_keys) if column_keys else None
+        )
+        self.sql = str(compiled)
+        # Per bind name; SQLAlchemy's execution applies the same ones.
+        self._convert: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        # What each conversion makes of None, once: a new message's empty JSON lists are
+        # None, and dumping them anew each time was a tenth of the group commit's work.
+        self._none = {k: convert(None) for k, convert in self._convert.items()}
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        convert, none = self._convert, self._none
+        return {
+            k: (v if k not in convert else none[k] if v is None else convert[k](v))
+            for k, v in values.items()
+        }
+
+    def run(self, conn: sqlite3.Connection, values: dict[str, Any]) -> list[Any]:
+        return conn.execute(self.sql, self.params(values)).fetchall()

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gossip.access import repository as access_repository
 from gossip.access import service as access
 from gossip.auth.subject import Actor
+from gossip.db.engine import Database
 from gossip.events import Audience, Event, pending
 from gossip.hooks import catalog, repository
 from gossip.kit import ids
@@ -93,6 +94,15 @@ class Outbox:
             self._types = await repository.subscribed_types(session)
             self._loaded_at = now
         return self._types
+
+    async def subscribed(self, db: Database) -> frozenset[str]:
+        """The event names some enabled endpoint subscribes to, from the cache or, when it
+        is stale, a read transaction: for a writer that stages no rows itself unless this
+        allows it (the send's group commit). As fresh as `stage` sees it."""
+        if self._types is not None and time.monotonic() - self._loaded_at <= _CACHE_TTL:
+            return self._types
+        async with db.read_session() as session:
+            return await self._subscribed(session)
 
     # --- waking the worker of this process ------------------------------------------
 

@@ -7,6 +7,7 @@ and the ORM's unit of work each cost more than SQLite spends on the statement).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlalchemy import Select, bindparam, delete, func, insert, or_, select, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.db.models import Channel, Message, User
+from gossip.db.sqlite_driver import Prepared
 from gossip.users.repository import UserBrief
 
 MAX_PINS_SCAN = 50
@@ -175,6 +177,23 @@ async def add(session: AsyncSession, message: NewMessage) -> None:
     connection = await session.connection()
     await connection.execute(_INSERT, {name: getattr(message, name) for name in _COLUMNS})
     await connection.execute(_BUMP, {"channel": message.channel_id, "message": message.id})
+
+
+_INSERT_SQLITE = Prepared(_INSERT, _COLUMNS)
+_BUMP_SQLITE = Prepared(_BUMP)
+
+
+def add_sqlite(conn: sqlite3.Connection, message: NewMessage) -> None:
+    """`add` on a sqlite3 connection, from the thread that owns it, inside a transaction
+    the caller opened (the group commit of sends, messages/group_commit.py): the same two
+    statements with the same values."""
+    conn.execute(
+        _INSERT_SQLITE.sql, _INSERT_SQLITE.params({n: getattr(message, n) for n in _COLUMNS})
+    )
+    conn.execute(
+        _BUMP_SQLITE.sql,
+        _BUMP_SQLITE.params({"channel": message.channel_id, "message": message.id}),
+    )
 
 
 async def remove(session: AsyncSession, message: Message) -> None:

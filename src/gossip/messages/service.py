@@ -8,7 +8,6 @@ user in one query, then every reaction summary in one grouped query.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gossip.access.service import ChannelAccess, access_channel, access_channel_grant
+from gossip.access.service import (
+    ChannelAccess,
+    ChannelGrant,
+    access_channel,
+    access_channel_grant,
+)
 from gossip.audit import service as audit
 from gossip.auth.subject import Actor
 from gossip.channels import repository as channels_repository
@@ -49,6 +53,8 @@ READ = Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY
 USER_MENTION = re.compile(r"<@!?([0-9]{1,19})>")
 ROLE_MENTION = re.compile(r"<@&([0-9]{1,19})>")
 EVERYONE_MENTION = re.compile(r"@(?:everyone|here)\b")
+# Unicode's category Cs is exactly the surrogate range; a regex scans it in C.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +95,7 @@ class MessageView:
 
 def _check_chars(value: str, field_name: str) -> None:
     # NUL and lone surrogates cannot be stored (PostgreSQL text, UTF-8): refuse, never 500.
-    if "\x00" in value or any(unicodedata.category(ch) == "Cs" for ch in value):
+    if "\x00" in value or _SURROGATE.search(value):
         raise ValidationFailed.field(field_name, "contains characters that are not allowed")
 
 
@@ -314,20 +320,7 @@ async def do_send_message(
     # The grant (plain values, one statement) rather than ORM objects: this is the hottest
     # write. It is decided by the same rules as access_channel.
     found = await access_channel_grant(session, actor, channel_id)
-    found.require(send_permission(found))  # SEND_MESSAGES_IN_THREADS in a thread
-    if found.type in (VOICE, CATEGORY):
-        raise ValidationFailed("Cannot send messages in a voice channel or category")
-    content = check_content(content)
-    # Attachments (already stored, media/service.py) need ATTACH_FILES.
-    check_not_empty(content, [*embeds, *attachments])
-    if attachments:
-        found.require(Permission.ATTACH_FILES)
-    if tts:
-        found.require(Permission.SEND_TTS_MESSAGES)
-    stored_embeds: list[dict[str, Any]] = []
-    if embeds:
-        found.require(Permission.EMBED_LINKS)
-        stored_embeds = check_embeds(embeds)
+    stored_embeds = check_send(found, content, embeds, attachments, tts)
     users, mentions, roles, everyone = await _resolve_mentions(
         session, found.server_id, found.permissions, actor.user_id, content
     )
@@ -349,6 +342,33 @@ async def do_send_message(
         attachments=list(attachments) or None,
     )
     return await _add_new(session, message, found.server_id, users)
+
+
+def check_send(
+    found: ChannelGrant,
+    content: str,
+    embeds: Sequence[Embed] = (),
+    attachments: Sequence[dict[str, Any]] = (),
+    tts: bool = False,
+) -> list[dict[str, Any]]:
+    """Everything a send is refused for once the channel is visible, in the order the
+    answers are given (the group commit, messages/group_commit.py, applies the same):
+    the permission to post, the channel's kind, the content, then what tts, attachments
+    and embeds need. Returns the embeds as stored."""
+    found.require(send_permission(found))  # SEND_MESSAGES_IN_THREADS in a thread
+    if found.type in (VOICE, CATEGORY):
+        raise ValidationFailed("Cannot send messages in a voice channel or category")
+    check_content(content)
+    # Attachments (already stored, media/service.py) need ATTACH_FILES.
+    check_not_empty(content, [*embeds, *attachments])
+    if attachments:
+        found.require(Permission.ATTACH_FILES)
+    if tts:
+        found.require(Permission.SEND_TTS_MESSAGES)
+    if not embeds:
+        return []
+    found.require(Permission.EMBED_LINKS)
+    return check_embeds(embeds)
 
 
 async def _add_new(

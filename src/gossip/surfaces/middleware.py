@@ -87,13 +87,19 @@ class RateLimitHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                state: dict[str, Any] = scope.get("state", {})
-                extra: list[tuple[bytes, bytes]] | None = state.get("ratelimit_headers")
-                if extra:
-                    existing = {name.lower() for name, _ in message.get("headers", [])}
-                    message["headers"] = list(message.get("headers", [])) + [
-                        (k, v) for k, v in extra if k not in existing
-                    ]
+                add_rate_headers(message, scope)
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def add_rate_headers(start: Message, scope: Scope) -> None:
+    """Adds the decision's headers (those the response does not set itself) to a
+    response's start message."""
+    state: dict[str, Any] = scope.get("state", {})
+    extra: list[tuple[bytes, bytes]] | None = state.get("ratelimit_headers")
+    if extra:
+        existing = {name.lower() for name, _ in start.get("headers", [])}
+        start["headers"] = list(start.get("headers", [])) + [
+            (k, v) for k, v in extra if k not in existing
+        ]

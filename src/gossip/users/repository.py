@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gossip.auth import cache
 from gossip.db.models import Member, User
+from gossip.db.sqlite_driver import Prepared
 
 
 async def get(session: AsyncSession, user_id: int) -> User | None:
@@ -40,6 +42,21 @@ _users = User.__table__
 _BRIEFS = select(_users.c.id, _users.c.username, _users.c.avatar, _users.c.bot).where(
     _users.c.id.in_(bindparam("ids", expanding=True))
 )
+
+
+_BRIEF_SQLITE = Prepared(
+    select(_users.c.id, _users.c.username, _users.c.avatar, _users.c.bot).where(
+        _users.c.id == bindparam("id")
+    )
+)
+
+
+def brief_sqlite(conn: sqlite3.Connection, user_id: int) -> UserBrief | None:
+    """One user's brief on a sqlite3 connection, from the thread that owns it (the group
+    commit of sends, messages/group_commit.py)."""
+    for r in _BRIEF_SQLITE.run(conn, {"id": user_id}):
+        return UserBrief(r[0], r[1], r[2], bool(r[3]))
+    return None
 
 
 async def briefs(session: AsyncSession, user_ids: Sequence[int]) -> list[UserBrief]:

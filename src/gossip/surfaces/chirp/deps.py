@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,16 +42,25 @@ async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
-    runtime = get_runtime(request)
+@asynccontextmanager
+async def write_transaction(runtime: Runtime, reason: str | None) -> AsyncIterator[AsyncSession]:
+    """A write session that commits when the block ends without an error, then tells the
+    token cache and publishes the collected events (the send hot path uses it too)."""
     async with runtime.db.write_session() as session:
         # Discord's convention: an audited action's reason may come as a header.
-        note_reason(session, request.headers.get("x-audit-log-reason"))
+        note_reason(session, reason)
         yield session
         await session.commit()
         await runtime.auth_cache.committed(session)  # before the 2xx (auth/cache.py)
         # Still holding the write connection: events leave in commit order.
         runtime.bus.publish(take(session))
+
+
+async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with write_transaction(
+        get_runtime(request), request.headers.get("x-audit-log-reason")
+    ) as session:
+        yield session
 
 
 Reader = Annotated[AsyncSession, Depends(_read_session, scope="function")]
@@ -62,6 +72,13 @@ async def check_rate(request: Request, bucket: str, key: str) -> None:
     runtime = get_runtime(request)
     if not runtime.settings.rate_limits:
         return
+    # request.state keeps its attributes in this dict, where RateLimitHeaders reads them.
+    await hit_rate(runtime, bucket, key, request.scope.setdefault("state", {}))
+
+
+async def hit_rate(runtime: Runtime, bucket: str, key: str, state: dict[str, Any]) -> None:
+    """Counts one request; the headers for RateLimitHeaders go into the scope's `state`
+    before any refusal (the send hot path calls this without a Request)."""
     decision = await runtime.limiter.hit(bucket, key, runtime.rule(bucket))
     headers = {
         "X-RateLimit-Limit": str(decision.limit),
@@ -69,7 +86,7 @@ async def check_rate(request: Request, bucket: str, key: str) -> None:
         "X-RateLimit-Reset": str(math.ceil(decision.reset_at)),
         "X-RateLimit-Bucket": bucket,
     }
-    request.state.ratelimit_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    state["ratelimit_headers"] = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     if not decision.allowed:
         retry = max(decision.retry_after, 0.001)
         headers["Retry-After"] = str(math.ceil(retry))
