@@ -19,6 +19,7 @@ from gossip.db.engine import connect
 from gossip.gateway.connection import gateway_endpoint
 from gossip.gateway.hub import Hub
 from gossip.gateway.presence import build_presence
+from gossip.gateway.wire import ServerSend
 from gossip.hooks.outbox import Outbox
 from gossip.hooks.worker import Worker
 from gossip.kit import ids
@@ -171,4 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.max_body_bytes,
         limit_for=chirp.media.upload_body_limit(settings.max_upload_bytes),
     )
+    # Outermost: the gateway writes to its sockets with the server's own send, past the
+    # middleware above (all HTTP-only) and Starlette's wrappers (gateway/wire.py).
+    app.add_middleware(ServerSend)
     return app

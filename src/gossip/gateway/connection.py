@@ -9,7 +9,9 @@ Fan-out is the gateway's hot path: a message in a server of N online members is 
 So a dispatch for an idle connection (nothing queued ahead of it) is written at once, from
 the fan-out loop itself; only when something is queued, or the server's write buffer for
 the socket is full, does the connection's sender task take over. Waking a task per
-delivery cost more than the write (docs/performance.md, gateway section).
+delivery cost more than the write (docs/performance.md, gateway section). Under uvicorn's
+sans-I/O WebSocket protocol the write is the frame's bytes, built once per event and handed
+to the socket's transport (wire.py); elsewhere it is the ASGI send.
 
 The connection speaks raw ASGI rather than through Starlette's WebSocket wrapper: the
 wrapper's state checks ran on every frame of every socket.
@@ -32,6 +34,7 @@ from gossip.events import take
 from gossip.gateway import protocol as p
 from gossip.gateway.hub import Hub
 from gossip.gateway.session import Entry, GatewaySession, render
+from gossip.gateway.wire import Dispatch, RawSocket, raw_socket, server_send, text_frame
 from gossip.kit import ids
 from gossip.kit.errors import GossipError
 from gossip.runtime import Runtime
@@ -85,6 +88,8 @@ class Connection:
         self.session: GatewaySession | None = None
         self.actor: Actor | None = None
         self.sent_seq = 0
+        # Direct writes to the socket, when the server allows them safely (wire.py).
+        self._wire: RawSocket | None = None
         self._control: list[str] = []
         self._waiter: asyncio.Future[None] | None = None
         self._woken = False
@@ -116,9 +121,16 @@ class Connection:
             and self._closing is None
             and not self._broken
         ):
-            self._write_now(render(entry), entry[0])
-        else:
-            self.wake()
+            wire = self._wire
+            if wire is None:
+                self._write_now(render(entry), entry[0])
+                return
+            seq = entry[0]
+            if wire.write(entry[1].frame(seq)):
+                self.sent_seq = seq
+                return
+            # Refused (buffer full, or closing): the sender task takes the ASGI path.
+        self.wake()
 
     def _write_now(self, text: str, seq: int) -> None:
         # ASGI's send is a coroutine, but a server's send for a socket with room in its
@@ -161,6 +173,7 @@ class Connection:
         if (await self._receive())["type"] != "websocket.connect":
             return
         await self._send({"type": "websocket.accept"})
+        self._wire = raw_socket(self._send)
         self._main = asyncio.current_task()
         self._control.append(
             _frame(p.HELLO, {"heartbeatInterval": self.limits.heartbeat_interval_ms})
@@ -208,16 +221,26 @@ class Connection:
             if self._inflight is not None:
                 inflight, self._inflight = self._inflight, None
                 await _finish_send(*inflight)
+            wire = self._wire
             if self._control:
                 frames, self._control = self._control, []
-                for text in frames:
-                    await send(text)
+                # All in one write when the socket takes it; otherwise ASGI, which waits.
+                if wire is None or not wire.write(
+                    b"".join([text_frame(text.encode()) for text in frames])
+                ):
+                    for text in frames:
+                        await send(text)
             session = self.session
             if session is not None and self.sent_seq < session.seq:
                 entries = session.frames_after(self.sent_seq)
                 if entries is None:
                     self.kick(p.Close.SLOW_CONSUMER, "fell behind the replay buffer")
                     return
+                if wire is not None and wire.write(
+                    b"".join([dispatch.frame(seq) for seq, dispatch in entries])
+                ):
+                    self.sent_seq = entries[-1][0]
+                    continue
                 for entry in entries:
                     await send(render(entry))
                     self.sent_seq = entry[0]
@@ -326,14 +349,16 @@ class Connection:
         self.session = session
         session.attach(self, 0)
         session.push(
-            p.READY,
-            orjson.dumps(
-                {
-                    "user": ready.user,
-                    "servers": [str(s) for s in ready.server_ids],
-                    "session_id": session.id,
-                }
-            ).decode(),
+            Dispatch(
+                p.READY,
+                orjson.dumps(
+                    {
+                        "user": ready.user,
+                        "servers": [str(s) for s in ready.server_ids],
+                        "session_id": session.id,
+                    }
+                ).decode(),
+            )
         )
         self._last_heartbeat = time.monotonic()
         await self.hub.attached(session, ready.status, ready.user["username"])
@@ -406,7 +431,9 @@ class GatewayEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state
-        await Connection(receive, send, state.runtime, state.hub).run()
+        # The server's own send, not the middleware's wrappers of it: one coroutine less
+        # per frame, and what wire.raw_socket recognises.
+        await Connection(receive, server_send(scope, send), state.runtime, state.hub).run()
 
 
 gateway_endpoint = GatewayEndpoint()

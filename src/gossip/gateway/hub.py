@@ -26,6 +26,7 @@ from gossip.gateway.presence import Presence
 from gossip.gateway.protocol import Limits
 from gossip.gateway.session import GatewaySession
 from gossip.gateway.snapshot import ServerSnapshot
+from gossip.gateway.wire import Dispatch
 from gossip.kit.permissions import Overwrite, has
 
 log = logging.getLogger("gossip.gateway")
@@ -263,9 +264,9 @@ class Hub:
             subject = _subject_user(event.data)
             recipients = {s for s in recipients if s.user_id != subject}
         if recipients:
-            data_json = orjson.dumps(event.data).decode()
+            dispatch = Dispatch(event.type, orjson.dumps(event.data).decode())
             for session in recipients:
-                session.push(event.type, data_json)
+                session.push(dispatch)
 
         if server_id is not None and event.type in _LEAVES:
             subject = _subject_user(event.data)

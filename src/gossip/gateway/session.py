@@ -5,8 +5,8 @@ still collecting events, so a RESUME with the last sequence the client saw repla
 what it missed. The buffer is also the send queue: the connection's sender walks it, and
 how far the sender lags behind the newest sequence is the connection's backlog.
 
-Entries hold the event's payload JSON, which every recipient shares; the frame with this
-session's sequence number is only formatted when it is sent.
+Entries hold the event's `Dispatch` (its frame in encoded halves), which every recipient
+shares; the frame with this session's sequence number is only put together when it is sent.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import uuid
 from collections import deque
 from typing import Protocol
 
-Entry = tuple[int, str, str]  # (seq, type, data JSON)
+from gossip.gateway.wire import Dispatch
+
+Entry = tuple[int, Dispatch]  # (seq, the event as every recipient shares it)
 
 
 def render(entry: Entry) -> str:
-    seq, type_, data_json = entry
-    return f'{{"type":"{type_}","seq":{seq},"data":{data_json}}}'
+    """The entry's frame as JSON text (the ASGI send path and tests)."""
+    return entry[1].text(entry[0])
 
 
 class Attached(Protocol):
@@ -58,10 +60,10 @@ class GatewaySession:
         self.connection: Attached | None = None
         self.detached_at: float | None = None
 
-    def push(self, type_: str, data_json: str) -> None:
+    def push(self, dispatch: Dispatch) -> None:
         """Numbers and stores one dispatch; never waits, so one slow client blocks no one."""
         self.seq += 1
-        entry = (self.seq, type_, data_json)
+        entry = (self.seq, dispatch)
         self.buffer.append(entry)
         connection = self.connection
         if connection is None:
