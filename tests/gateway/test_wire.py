@@ -24,8 +24,10 @@ import pytest
 import uvicorn
 from websockets.sync.client import connect
 
+from gossip.bus import MemoryBus
 from gossip.cli import websocket_options
 from gossip.config import Settings
+from gossip.events import Audience, Event
 from gossip.gateway.wire import Dispatch, RawSocket, raw_socket, text_frame_header
 from tests.gateway.client import connect_as
 from tests.live import Live, live_server
@@ -359,3 +361,64 @@ class RawGatewayReader(RawClient):
             self.seq = frame["seq"]
             if frame["type"] == "MESSAGE_CREATE":
                 return frame
+
+
+class CountingWire:
+    """Wraps a connection's direct writer to count its writes (and the frames in them)."""
+
+    def __init__(self, wire: RawSocket) -> None:
+        self.wire = wire
+        self.writes: list[int] = []  # bytes per write
+
+    def write(self, data: bytes) -> bool:
+        written = self.wire.write(data)
+        if written:
+            self.writes.append(len(data))
+        return written
+
+
+def publish_in_one_turn(app: Any, events: list[Event]) -> None:
+    """Hands several committed events to the bus at once, on the server's loop, as a burst
+    of sends does when the fan-out falls behind."""
+    loop = app.state.hub._sweeper.get_loop()
+
+    async def publish() -> None:
+        app.state.runtime.bus.publish(events)
+        await app.state.runtime.bus.drain()
+
+    asyncio.run_coroutine_threadsafe(publish(), loop).result(timeout=10)
+
+
+@pytest.mark.parametrize("count", [5, 100])
+def test_a_run_of_events_is_one_write_per_socket(backend: str, tmp_path: Path, count: int) -> None:
+    """Events the bus has in hand at once reach each socket in one write (a few, with a
+    long run: held back at most half the backlog limit, so no one looks slow), in order,
+    numbered without gaps."""
+    apps: list[Any] = []
+    with live_server(backend, tmp_path, prepare=apps.append, gateway_max_pending=20) as live:
+        app = apps[0]
+        assert isinstance(app.state.runtime.bus, MemoryBus)
+        users = [live.register() for _ in range(3)]
+        readers = [RawGatewayReader(live, user.token) for user in users]
+        try:
+            wires = {}
+            for session in list(app.state.hub.sessions.values()):
+                connection = session.connection
+                wires[session.user_id] = connection._wire = CountingWire(connection._wire)
+            events = [
+                Event(
+                    "MESSAGE_CREATE",
+                    {"id": str(i), "content": f"burst {i}" + "é" * (i % 7) * 40},
+                    Audience(user_ids=tuple(int(u.id) for u in users)),
+                )
+                for i in range(count)
+            ]
+            publish_in_one_turn(app, events)
+            for reader in readers:
+                got = [reader.next_dispatch()["data"] for _ in events]
+                assert got == [e.data for e in events]
+            for wire in wires.values():
+                assert len(wire.writes) == -(-count // 10)  # 20 // 2 dispatches per write
+        finally:
+            for reader in readers:
+                reader.close()

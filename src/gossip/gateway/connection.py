@@ -95,6 +95,9 @@ class Connection:
         self._woken = False
         # The sender task is parked, so nothing of this socket is being written.
         self._idle = False
+        # Dispatches are held for the hub's flush (hub.batching): see deliver().
+        self._held = False
+        self._hold_limit = max(1, min(64, self.limits.max_pending // 2))
         # A frame written by `_write_now` whose send has yet to finish: (coroutine, awaited).
         self._inflight: tuple[Any, Any] | None = None
         # A write failed (the peer went away): leave everything to the sender task.
@@ -112,7 +115,14 @@ class Connection:
     # --- called by the session (from the hub) ----------------------------------------
 
     def deliver(self, entry: Entry) -> None:
-        """A new numbered frame for this connection: written now if nothing is ahead of it."""
+        """A new numbered frame for this connection: written now if nothing is ahead of it,
+        or, while the hub has more events in hand, at its flush with whatever follows."""
+        if self._held:
+            # Already waiting for the hub's flush: this one joins it (bounded, so a long
+            # run of events never looks like a slow consumer).
+            if entry[0] - self.sent_seq >= self._hold_limit:
+                self.flush()
+            return
         if (
             self._idle
             and entry[0] == self.sent_seq + 1
@@ -125,12 +135,37 @@ class Connection:
             if wire is None:
                 self._write_now(render(entry), entry[0])
                 return
+            hub = self.hub
+            if hub.batching:
+                self._held = True
+                hub.held.append(self)
+                return
             seq = entry[0]
             if wire.write(entry[1].frame(seq)):
                 self.sent_seq = seq
                 return
             # Refused (buffer full, or closing): the sender task takes the ASGI path.
         self.wake()
+
+    def flush(self) -> None:
+        """Writes, in one go, the dispatches held since the hub's last flush."""
+        self._held = False
+        session = self.session
+        wire = self._wire
+        if session is None or wire is None or self.sent_seq >= session.seq:
+            return  # nothing left: the sender task, woken meanwhile, sent them
+        if (
+            self._idle
+            and not self._control
+            and self._inflight is None
+            and self._closing is None
+            and not self._broken
+        ):
+            entries = session.frames_after(self.sent_seq)
+            if entries and wire.write(b"".join([dispatch.frame(seq) for seq, dispatch in entries])):
+                self.sent_seq = entries[-1][0]
+                return
+        self.wake()  # the sender task sends them, or ends the connection
 
     def _write_now(self, text: str, seq: int) -> None:
         # ASGI's send is a coroutine, but a server's send for a socket with room in its

@@ -79,6 +79,10 @@ class Hub:
         self.snapshots: dict[int, ServerSnapshot] = {}
         self._counted: set[str] = set()
         self._typing: dict[tuple[int, int], float] = {}
+        # While the bus has more events in hand, connections hold their dispatches here and
+        # write them all at once when it has none: one write per socket for a run of events.
+        self.batching = False
+        self.held: list[Any] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         bus.subscribe(self.on_event)
@@ -241,6 +245,21 @@ class Hub:
     # --- fan-out ---------------------------------------------------------------------
 
     async def on_event(self, event: Event) -> None:
+        self.batching = self.bus.delivering_more()
+        try:
+            await self._on_event(event)
+        finally:
+            if not self.bus.delivering_more():
+                self.batching = False
+                self.flush()
+
+    def flush(self) -> None:
+        """Writes what the connections held while more events were coming."""
+        held, self.held = self.held, []
+        for connection in held:
+            connection.flush()
+
+    async def _on_event(self, event: Event) -> None:
         if event.type == SESSION_REVOKED:
             self._revoke(int(event.data["authSessionId"]), event.audience.user_ids)
             return
