@@ -33,7 +33,7 @@ from gossip.auth.subject import Actor
 from gossip.events import take
 from gossip.gateway import protocol as p
 from gossip.gateway.hub import Hub
-from gossip.gateway.session import Entry, GatewaySession, render
+from gossip.gateway.session import GatewaySession, render
 from gossip.gateway.wire import Dispatch, RawSocket, raw_socket, server_send, text_frame
 from gossip.kit import ids
 from gossip.kit.errors import GossipError
@@ -114,18 +114,18 @@ class Connection:
 
     # --- called by the session (from the hub) ----------------------------------------
 
-    def deliver(self, entry: Entry) -> None:
+    def deliver(self, seq: int, dispatch: Dispatch) -> None:
         """A new numbered frame for this connection: written now if nothing is ahead of it,
         or, while the hub has more events in hand, at its flush with whatever follows."""
         if self._held:
             # Already waiting for the hub's flush: this one joins it (bounded, so a long
             # run of events never looks like a slow consumer).
-            if entry[0] - self.sent_seq >= self._hold_limit:
+            if seq - self.sent_seq >= self._hold_limit:
                 self.flush()
             return
         if (
             self._idle
-            and entry[0] == self.sent_seq + 1
+            and seq == self.sent_seq + 1
             and not self._control
             and self._inflight is None
             and self._closing is None
@@ -133,15 +133,14 @@ class Connection:
         ):
             wire = self._wire
             if wire is None:
-                self._write_now(render(entry), entry[0])
+                self._write_now(dispatch.text(seq), seq)
                 return
             hub = self.hub
             if hub.batching:
                 self._held = True
                 hub.held.append(self)
                 return
-            seq = entry[0]
-            if wire.write(entry[1].frame(seq)):
+            if wire.write(dispatch.frame(seq)):
                 self.sent_seq = seq
                 return
             # Refused (buffer full, or closing): the sender task takes the ASGI path.
