@@ -28,6 +28,9 @@ from gossip.bus import MemoryBus
 from gossip.cli import websocket_options
 from gossip.config import Settings
 from gossip.events import Audience, Event
+from gossip.gateway import hub as hub_module
+from gossip.gateway.hub import Hub
+from gossip.gateway.protocol import Limits
 from gossip.gateway.wire import Dispatch, RawSocket, raw_socket, text_frame_header
 from tests.gateway.client import connect_as
 from tests.live import Live, live_server
@@ -419,6 +422,58 @@ def test_a_run_of_events_is_one_write_per_socket(backend: str, tmp_path: Path, c
                 assert got == [e.data for e in events]
             for wire in wires.values():
                 assert len(wire.writes) == -(-count // 10)  # 20 // 2 dispatches per write
+        finally:
+            for reader in readers:
+                reader.close()
+
+
+def test_pacing_rule() -> None:
+    """Held for as long as the last fan-out's writes took, within the limit; small
+    fan-outs hold nothing back."""
+    hub = Hub(None, MemoryBus(), None, Limits(fanout_pace_s=0.025))  # type: ignore[arg-type]
+    before = time.monotonic()
+    hub._pace(hub_module.PACE_FROM_S / 2)
+    assert hub._paced_until == 0.0
+    hub._pace(0.01)
+    assert before + 0.01 <= hub._paced_until <= time.monotonic() + 0.01
+    hub._pace(5.0)
+    assert hub._paced_until <= time.monotonic() + 0.025
+    off = Hub(None, MemoryBus(), None, Limits(fanout_pace_s=0))  # type: ignore[arg-type]
+    off._pace(5.0)
+    assert off._paced_until == 0.0
+
+
+def test_events_during_a_paced_window_share_one_write(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a fan-out, the events that come (one at a time) within its pacing window are
+    held and written together when it ends: in order, numbered without gaps."""
+    apps: list[Any] = []
+    with live_server(backend, tmp_path, prepare=apps.append) as live:
+        app = apps[0]
+        hub = app.state.hub
+        users = [live.register() for _ in range(2)]
+        readers = [RawGatewayReader(live, user.token) for user in users]
+        try:
+            # From now on, a window long enough for this test's publishes, whatever the
+            # fan-out cost.
+            monkeypatch.setattr(
+                hub, "_pace", lambda spent: setattr(hub, "_paced_until", time.monotonic() + 1.0)
+            )
+            wires = []
+            for session in list(hub.sessions.values()):
+                connection = session.connection
+                wires.append(CountingWire(connection._wire))
+                connection._wire = wires[-1]
+            audience = Audience(user_ids=tuple(int(u.id) for u in users))
+            events = [Event("MESSAGE_CREATE", {"id": str(i)}, audience) for i in range(4)]
+            for event in events:  # one turn each: the bus never has two in hand
+                publish_in_one_turn(app, [event])
+            for reader in readers:
+                assert [reader.next_dispatch()["data"] for _ in events] == [e.data for e in events]
+            # Written one by one, that is four writes each; here the first may have been
+            # written at once (opening the window) and the rest together.
+            assert all(1 <= len(w.writes) <= 2 for w in wires), [w.writes for w in wires]
         finally:
             for reader in readers:
                 reader.close()
