@@ -75,6 +75,8 @@ MARKER = b'"content":"gw '
 PUBLISHER_TOKEN = "publisher"  # bench/ws_baseline.py broadcasts what this socket sends
 MAX_FRAME = 1 << 20
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+# Settings for the Gossip servers from --gossip-env (A/B runs of one setting).
+EXTRA_ENV: dict[str, str] = {}
 # A client process whose parent vanished exits by itself after this.
 WORKER_LIFETIME_S = 3600.0
 # Message numbers below this are checked for duplicates, with a bitmap per socket.
@@ -185,6 +187,7 @@ def gossip_env(data_dir: Path, port: int) -> dict[str, str]:
         # Setup tokens must outlive a long run (they are checked at AUTHENTICATE).
         GOSSIP_ACCESS_TOKEN_TTL="86400",
     )
+    env.update(EXTRA_ENV)
     return env
 
 
@@ -1447,6 +1450,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         client_procs=args.client_procs,
         python=platform.python_version(),
         database="sqlite",
+        gossip_env=dict(EXTRA_ENV),
         cpus=os.cpu_count(),
         # Sockets per process are capped by this (the server's and each client process's).
         fd_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
@@ -1493,6 +1497,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench.gateway", description="Gossip gateway fan-out benchmark"
     )
     parser.add_argument("--clients", type=int, default=1000, help="gateway sockets (users)")
+    parser.add_argument(
+        "--gossip-env",
+        action="append",
+        default=[],
+        metavar="GOSSIP_X=VALUE",
+        help="a setting for the Gossip servers (repeatable), e.g. GOSSIP_GATEWAY_FANOUT_PACE_MS=0",
+    )
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds sent, not measured")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured")
@@ -1543,6 +1554,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             loop.close()
         return 0
+    for item in args.gossip_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("GOSSIP_"):
+            raise SystemExit(f"--gossip-env wants GOSSIP_NAME=VALUE, got {item!r}")
+        EXTRA_ENV[name] = value
     work = Path(tempfile.mkdtemp(prefix="gossip-gateway-bench-"))
     loop = loadgen.new_event_loop()
     try:
