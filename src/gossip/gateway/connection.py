@@ -151,18 +151,29 @@ class Connection:
         self._held = False
         session = self.session
         wire = self._wire
-        if session is None or wire is None or self.sent_seq >= session.seq:
+        if session is None or wire is None:
+            return
+        last = session.seq
+        missing = last - self.sent_seq
+        if missing <= 0:
             return  # nothing left: the sender task, woken meanwhile, sent them
+        buffer = session.buffer
         if (
             self._idle
             and not self._control
             and self._inflight is None
             and self._closing is None
             and not self._broken
+            and missing <= len(buffer)
         ):
-            entries = session.frames_after(self.sent_seq)
-            if entries and wire.write(b"".join([dispatch.frame(seq) for seq, dispatch in entries])):
-                self.sent_seq = entries[-1][0]
+            # The buffer's tail, by index from the end (session.frames_after, inlined).
+            if missing == 1:
+                data = buffer[-1].frame(last)
+            else:
+                first = last - missing + 1
+                data = b"".join([buffer[i - missing].frame(first + i) for i in range(missing)])
+            if wire.write(data):
+                self.sent_seq = last
                 return
         self.wake()  # the sender task sends them, or ends the connection
 

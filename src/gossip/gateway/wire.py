@@ -78,13 +78,14 @@ def text_frame(payload: bytes) -> bytes:
 class Dispatch:
     """One event as every recipient gets it, shared by all their replay buffers."""
 
-    __slots__ = ("_head", "_tail", "data", "type")
+    __slots__ = ("_fixed", "_head", "_tail", "data", "type")
 
     def __init__(self, type_: str, data_json: str) -> None:
         self.type = type_
         self.data = data_json
         self._head: bytes | None = None
         self._tail = b""
+        self._fixed = 0  # len(head) + len(tail)
 
     def text(self, seq: int) -> str:
         """The frame's JSON for the session whose `seq` this is (docs/gateway.md)."""
@@ -96,11 +97,17 @@ class Dispatch:
         if head is None:
             head = self._head = f'{{"type":"{self.type}","seq":'.encode()
             self._tail = f',"data":{self.data}}}'.encode()
+            self._fixed = len(head) + len(self._tail)
         digits = b"%d" % seq
-        tail = self._tail
-        return b"".join(
-            (text_frame_header(len(head) + len(digits) + len(tail)), head, digits, tail)
-        )
+        length = self._fixed + len(digits)
+        # text_frame_header, inlined: this runs once per delivery.
+        if length < 126:
+            header = bytes((_TEXT, length))
+        elif length < 65536:
+            header = bytes((_TEXT, 126, length >> 8, length & 0xFF))
+        else:
+            header = bytes((_TEXT, 127)) + length.to_bytes(8, "big")
+        return b"".join((header, head, digits, self._tail))
 
 
 class RawSocket:
