@@ -392,11 +392,16 @@ def publish_in_one_turn(app: Any, events: list[Event]) -> None:
     asyncio.run_coroutine_threadsafe(publish(), loop).result(timeout=10)
 
 
+@pytest.mark.parametrize("chunk", [None, 1])
 @pytest.mark.parametrize("count", [5, 100])
-def test_a_run_of_events_is_one_write_per_socket(backend: str, tmp_path: Path, count: int) -> None:
+def test_a_run_of_events_is_one_write_per_socket(
+    backend: str, tmp_path: Path, count: int, chunk: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Events the bus has in hand at once reach each socket in one write (a few, with a
     long run: held back at most half the backlog limit, so no one looks slow), in order,
-    numbered without gaps."""
+    numbered without gaps; also when the flush goes one socket per turn of the loop."""
+    if chunk is not None:
+        monkeypatch.setattr(hub_module, "FLUSH_CHUNK", chunk)
     apps: list[Any] = []
     with live_server(backend, tmp_path, prepare=apps.append, gateway_max_pending=20) as live:
         app = apps[0]

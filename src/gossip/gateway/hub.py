@@ -42,6 +42,11 @@ log = logging.getLogger("gossip.gateway")
 
 # Fan-outs whose writes take less than this do not hold the next ones back.
 PACE_FROM_S = 0.001
+# Sockets written per turn of the event loop. A fan-out to more is written in chunks, with
+# the loop free between them: a thousand writes at once held it for 20 ms or more, and
+# every request waiting on the database (a round trip to its thread per statement) waited
+# that long per statement, so sends, and the events they make, came slower.
+FLUSH_CHUNK = 128
 
 # Events that never change who may see what; anything else scoped to a server drops its
 # permission snapshot (roles, overwrites, channels, membership, ownership).
@@ -96,7 +101,9 @@ class Hub:
         self.batching = False
         self.held: list[Any] = []
         self._paced_until = 0.0  # time.monotonic(): events before it are held
-        self._flush_timer: asyncio.TimerHandle | None = None
+        # A pending flush: at the end of a pacing window, or the next chunk of one.
+        self._flush_timer: asyncio.Handle | None = None
+        self._flush_spent = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         bus.subscribe(self.on_event)
@@ -291,13 +298,29 @@ class Hub:
         self.flush()
 
     def flush(self) -> None:
-        """Writes what the connections held, each socket's in one write."""
+        """Writes what the connections held, each socket's in one write; `FLUSH_CHUNK` of
+        them now and the rest in later turns of the loop (dispatches meanwhile join those
+        still held, or wait for the next flush)."""
         held, self.held = self.held, []
         self.batching = False
+        self._flush_spent = 0.0
+        self._flush_from(held, 0)
+
+    def _flush_from(self, held: list[Any], start: int) -> None:
+        self._flush_timer = None
         started = time.perf_counter()
-        for connection in held:
+        end = start + FLUSH_CHUNK
+        for connection in held[start:end]:
             connection.flush()
-        self._pace(time.perf_counter() - started)
+        self._flush_spent += time.perf_counter() - started
+        loop = asyncio.get_running_loop()
+        if end < len(held):
+            self._flush_timer = loop.call_soon(self._flush_from, held, end)
+            return
+        self._pace(self._flush_spent)
+        if self.held:  # held while this flush went on in chunks
+            wait = max(0.0, self._paced_until - time.monotonic())
+            self._flush_timer = loop.call_later(wait, self._timed_flush)
 
     def _pace(self, spent: float) -> None:
         limit = self.limits.fanout_pace_s
@@ -331,6 +354,8 @@ class Hub:
             recipients = {s for s in recipients if s.user_id != subject}
         if recipients:
             dispatch = Dispatch(event.type, orjson.dumps(event.data).decode())
+            if len(recipients) > FLUSH_CHUNK:
+                self.batching = True  # held, and written in chunks by flush()
             for session in recipients:
                 session.push(dispatch)
 
