@@ -10,10 +10,10 @@ same server is routed.
 Writes are the fan-out's cost: one system call per socket, about 12 µs here whatever the
 size, against ~3 µs of Python per delivery (docs/performance.md). So a socket's dispatches
 share writes where they can: all those of a run of events the bus already has in hand, and
-those of events that come while the last fan-out's writes are still being paid for. After
-a fan-out whose writes took `t` (at least `PACE_FROM_S`), events for the next `t` (at most
+those of events that come soon after a big fan-out. After a fan-out whose writes took `t`
+(at least `PACE_FROM_S`), events for the next `PACE_FACTOR * t` (at most
 `Limits.fanout_pace_s`) are held and then written together: the writes take at most about
-half of the loop, so requests and new messages are never queued behind a burst of them.
+a third of the loop, so requests and new messages are not queued behind bursts of them.
 Small fan-outs (most servers) are never held.
 """
 
@@ -42,6 +42,9 @@ log = logging.getLogger("gossip.gateway")
 
 # Fan-outs whose writes take less than this do not hold the next ones back.
 PACE_FROM_S = 0.001
+# After writes that took t, hold for PACE_FACTOR * t (within the limit): the writes then
+# take at most 1 / (1 + PACE_FACTOR) of the loop.
+PACE_FACTOR = 2.0
 # Sockets written per turn of the event loop. A fan-out to more is written in chunks, with
 # the loop free between them: a thousand writes at once held it for 20 ms or more, and
 # every request waiting on the database (a round trip to its thread per statement) waited
@@ -325,7 +328,7 @@ class Hub:
     def _pace(self, spent: float) -> None:
         limit = self.limits.fanout_pace_s
         if spent >= PACE_FROM_S and limit > 0:
-            self._paced_until = time.monotonic() + min(spent, limit)
+            self._paced_until = time.monotonic() + min(PACE_FACTOR * spent, limit)
         else:
             self._paced_until = 0.0
 
