@@ -13,8 +13,9 @@ share writes where they can: all those of a run of events the bus already has in
 those of events that come soon after a big fan-out. After a fan-out whose writes took `t`
 (at least `PACE_FROM_S`), events for the next `PACE_FACTOR * t` (at most
 `Limits.fanout_pace_s`) are held and then written together: the writes take at most about
-a third of the loop, so requests and new messages are not queued behind bursts of them.
-Small fan-outs (most servers) are never held.
+half of the loop, so requests and new messages are not queued behind bursts of them.
+Small fan-outs (most servers) are never held. A fan-out to more than `FLUSH_CHUNK` sockets
+is written that many per turn of the loop, so it never holds the loop for long either.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ log = logging.getLogger("gossip.gateway")
 # Fan-outs whose writes take less than this do not hold the next ones back.
 PACE_FROM_S = 0.001
 # After writes that took t, hold for PACE_FACTOR * t (within the limit): the writes then
-# take at most 1 / (1 + PACE_FACTOR) of the loop.
-PACE_FACTOR = 2.0
+# take at most 1 / (1 + PACE_FACTOR) of the loop. 2.0 showed no gain over 1.0 in the one
+# run it had (docs/performance.md) and doubles the wait, so 1.0.
+PACE_FACTOR = 1.0
 # Sockets written per turn of the event loop. A fan-out to more is written in chunks, with
 # the loop free between them: a thousand writes at once held it for 20 ms or more, and
 # every request waiting on the database (a round trip to its thread per statement) waited
