@@ -38,7 +38,9 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -62,7 +64,6 @@ from typing import Any, cast
 
 import httpx
 import orjson
-from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
@@ -73,6 +74,9 @@ HOST = loadgen.LOOPBACK
 MARKER = b'"content":"gw '
 PUBLISHER_TOKEN = "publisher"  # bench/ws_baseline.py broadcasts what this socket sends
 MAX_FRAME = 1 << 20
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+# Settings for the Gossip servers from --gossip-env (A/B runs of one setting).
+EXTRA_ENV: dict[str, str] = {}
 # A client process whose parent vanished exits by itself after this.
 WORKER_LIFETIME_S = 3600.0
 # Message numbers below this are checked for duplicates, with a bitmap per socket.
@@ -183,6 +187,7 @@ def gossip_env(data_dir: Path, port: int) -> dict[str, str]:
         # Setup tokens must outlive a long run (they are checked at AUTHENTICATE).
         GOSSIP_ACCESS_TOKEN_TTL="86400",
     )
+    env.update(EXTRA_ENV)
     return env
 
 
@@ -285,16 +290,30 @@ async def set_up(port: int, members: int, concurrency: int = 8) -> Setup:
 
 
 class GatewayClient(asyncio.Protocol):
-    """One gateway socket: websockets' sans-I/O client protocol driven from callbacks."""
+    """One gateway socket, RFC 6455 by hand, driven from the event loop's callbacks.
+
+    The opening handshake is written and checked here (status 101, `Sec-WebSocket-Accept`);
+    the server's frames are parsed from the bytes as they come (a server never masks, so a
+    frame is a 2-14 byte header and its payload); the client's own frames (AUTHENTICATE,
+    HEARTBEAT, the baseline publisher's messages, the close reply) are masked by websockets'
+    `Frame.serialize`. Reading a frame costs a header decode and a slice: the websockets
+    library's sans-I/O parser (a generator and a `Frame` object per frame) cost the two
+    client processes several times that, taken from the cores the server also needs, and
+    the same for Gossip and the baseline alike (bench/README.md).
+    """
 
     def __init__(self, harness: Harness, token: str) -> None:
         self.h = harness
         self.token = token
-        self.ws = ClientProtocol(harness.uri, max_size=MAX_FRAME)
+        self.key = base64.b64encode(os.urandom(16)).decode()
         self.transport: asyncio.Transport | None = None
         self.ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.is_ready = False
         self.closed = False
+        self.open = False  # the handshake's 101 was received and checked
+        self.buffer = b""
+        self.fragments: list[bytes] | None = None
+        self.close_code: int | None = None
         self.last_seq = 0
         self.last_k = -1
         self.seen = bytearray()  # seen[k] == 1: message k arrived (duplicates are counted)
@@ -305,34 +324,101 @@ class GatewayClient(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-        self.ws.send_request(self.ws.connect())
-        self._flush()
+        uri = self.h.uri
+        self.transport.write(
+            f"GET {uri.resource_name} HTTP/1.1\r\nHost: {uri.host}:{uri.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {self.key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
 
     def data_received(self, data: bytes) -> None:
         now = time.time_ns()
-        ws = self.ws
-        ws.receive_data(data)
-        for event in ws.events_received():
-            if type(event) is Frame:
-                if event.opcode is Opcode.TEXT:
-                    self._text(event.data, now)
-            elif ws.handshake_exc is not None:
-                self._settle(f"handshake: {ws.handshake_exc}"[:80])
-        self._flush()
+        buf = self.buffer + data if self.buffer else data
+        if not self.open:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = buf
+                return
+            if not self._handshake(buf[:end]):
+                self.buffer = b""
+                return
+            buf = buf[end + 4 :]
+        # Whole frames, as many as arrived; a partial one waits in the buffer.
+        at, size = 0, len(buf)
+        while size - at >= 2:
+            first, second = buf[at], buf[at + 1]
+            if second & 0x80:
+                self._settle("a masked frame from the server")
+                self.abort()
+                return
+            length, start = second & 0x7F, at + 2
+            if length == 126:
+                if size - at < 4:
+                    break
+                length, start = int.from_bytes(buf[at + 2 : at + 4], "big"), at + 4
+            elif length == 127:
+                if size - at < 10:
+                    break
+                length, start = int.from_bytes(buf[at + 2 : at + 10], "big"), at + 10
+            if length > MAX_FRAME:
+                self._settle("frame too large")
+                self.abort()
+                return
+            end = start + length
+            if end > size:
+                break
+            self._frame(first, buf[start:end], now)
+            at = end
+        self.buffer = buf[at:] if at < size else b""
 
     def eof_received(self) -> bool | None:
-        self.ws.receive_eof()
-        self._flush()
-        return None
+        return None  # close the transport: connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        rcvd = self.ws.close_rcvd
-        code = rcvd.code if rcvd is not None else 1006
+        code = self.close_code if self.close_code is not None else 1006
         self.h.closes[code] += 1
         if self.is_ready:
             self.h.open_ready -= 1
         self._settle(f"closed {code}")
+
+    # the protocol
+
+    def _handshake(self, head: bytes) -> bool:
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        digest = hashlib.sha1((self.key + WS_GUID).encode()).digest()
+        if not lines[0].startswith("HTTP/1.1 101 "):
+            self._settle(f"handshake: {lines[0]}"[:80])
+        elif headers.get("sec-websocket-accept") != base64.b64encode(digest).decode():
+            self._settle("handshake: wrong Sec-WebSocket-Accept")
+        elif headers.get("sec-websocket-extensions"):
+            self._settle("handshake: an extension was negotiated")  # none was offered
+        else:
+            self.open = True
+            return True
+        self.abort()
+        return False
+
+    def _frame(self, first: int, payload: bytes, now: int) -> None:
+        opcode = first & 0x0F
+        if opcode == 0x1 or opcode == 0x0:  # text, or the continuation of a fragmented one
+            if not first & 0x80:  # FIN clear: more fragments follow
+                self.fragments = [*(self.fragments or []), payload]
+                return
+            if self.fragments is not None:
+                payload, self.fragments = b"".join([*self.fragments, payload]), None
+            self._text(payload, now)
+        elif opcode == 0x8:  # close: remember the code, answer it; the server then hangs up
+            self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+            self._write(Frame(Opcode.CLOSE, payload[:2]))
+        elif opcode == 0x9:  # ping (neither server sends them; answered anyway)
+            self._write(Frame(Opcode.PONG, payload))
+        elif opcode != 0xA:
+            self.h.unexpected += 1
 
     # frames
 
@@ -388,20 +474,16 @@ class GatewayClient(asyncio.Protocol):
             h.unexpected += 1
 
     def send(self, body: dict[str, Any]) -> None:
-        if self.closed or self.transport is None:
-            return
-        self.ws.send_text(orjson.dumps(body))
-        self._flush()
+        self.send_text(orjson.dumps(body))
 
-    def _flush(self) -> None:
+    def send_text(self, payload: bytes) -> None:
+        self._write(Frame(Opcode.TEXT, payload))
+
+    def _write(self, frame: Frame) -> None:
         transport = self.transport
-        if transport is None or transport.is_closing():
+        if self.closed or transport is None or transport.is_closing() or not self.open:
             return
-        for data in self.ws.data_to_send():
-            if data:
-                transport.write(data)
-            elif transport.can_write_eof():
-                transport.write_eof()
+        transport.write(frame.serialize(mask=True))
 
     def _settle(self, error: str) -> None:
         if not self.ready.done():
@@ -859,8 +941,7 @@ class WsPublisher:
         client = self.client
         if client.closed:
             return sent, 0
-        client.ws.send_text(frame)
-        client._flush()
+        client.send_text(frame)
         return sent, 201
 
     async def close(self) -> None:
@@ -1369,6 +1450,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         client_procs=args.client_procs,
         python=platform.python_version(),
         database="sqlite",
+        gossip_env=dict(EXTRA_ENV),
         cpus=os.cpu_count(),
         # Sockets per process are capped by this (the server's and each client process's).
         fd_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[1],
@@ -1415,6 +1497,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench.gateway", description="Gossip gateway fan-out benchmark"
     )
     parser.add_argument("--clients", type=int, default=1000, help="gateway sockets (users)")
+    parser.add_argument(
+        "--gossip-env",
+        action="append",
+        default=[],
+        metavar="GOSSIP_X=VALUE",
+        help="a setting for the Gossip servers (repeatable), e.g. GOSSIP_GATEWAY_FANOUT_PACE_MS=0",
+    )
     parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds sent, not measured")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured")
@@ -1465,6 +1554,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             loop.close()
         return 0
+    for item in args.gossip_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("GOSSIP_"):
+            raise SystemExit(f"--gossip-env wants GOSSIP_NAME=VALUE, got {item!r}")
+        EXTRA_ENV[name] = value
     work = Path(tempfile.mkdtemp(prefix="gossip-gateway-bench-"))
     loop = loadgen.new_event_loop()
     try:

@@ -19,6 +19,7 @@ from gossip.db.engine import connect
 from gossip.gateway.connection import gateway_endpoint
 from gossip.gateway.hub import Hub
 from gossip.gateway.presence import build_presence
+from gossip.gateway.wire import ServerSend
 from gossip.hooks.outbox import Outbox
 from gossip.hooks.worker import Worker
 from gossip.kit import ids
@@ -172,6 +173,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.max_body_bytes,
         limit_for=chirp.media.upload_body_limit(settings.max_upload_bytes),
     )
+    # Next to outermost: the gateway writes to its sockets with the server's own send, past
+    # the middleware above (all HTTP-only) and Starlette's wrappers (gateway/wire.py).
+    # SendPath, added after it, hands WebSocket scopes and their send on untouched.
+    app.add_middleware(ServerSend)
     if runtime.db.is_sqlite and settings.send_group_commit:
         # Outermost: a plain message send is served before any other layer is entered;
         # anything else passes through untouched (surfaces/chirp/send_path.py).

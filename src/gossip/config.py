@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     gateway_replay_buffer: int = Field(default=1_000, ge=10)
     gateway_max_pending: int = Field(default=500, ge=5)
     gateway_resume_window: float = Field(default=120.0, gt=0)
+    gateway_fanout_pace_ms: float = Field(default=25.0, ge=0)
     presence_offline_grace: float = Field(default=5.0, ge=0)
 
     # Outgoing webhooks and spec 000 listeners (docs/webhooks.md).
@@ -163,6 +164,7 @@ def gateway_limits(settings: Settings) -> Limits:
         max_pending=min(settings.gateway_max_pending, settings.gateway_replay_buffer - 1),
         resume_window_s=settings.gateway_resume_window,
         offline_grace_s=settings.presence_offline_grace,
+        fanout_pace_s=settings.gateway_fanout_pace_ms / 1000,
     )
 
 

@@ -89,6 +89,11 @@ class Bus:
             except Exception:
                 log.exception("event handler failed for %s", event.type)
 
+    def delivering_more(self) -> bool:
+        """Whether further events are already in hand, to be delivered right after the one
+        being delivered (without a wait): the gateway then batches its socket writes."""
+        return False
+
     async def start(self) -> None:
         """Begin receiving (a no-op for the in-process bus)."""
 

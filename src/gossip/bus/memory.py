@@ -9,3 +9,7 @@ from gossip.events import Event
 class MemoryBus(Bus):
     async def _send(self, event: Event) -> None:
         await self.deliver(event)
+
+    def delivering_more(self) -> bool:
+        # The pump delivers queued events one after another without yielding.
+        return self._outbox is not None and not self._outbox.empty()

@@ -9,7 +9,9 @@ Fan-out is the gateway's hot path: a message in a server of N online members is 
 So a dispatch for an idle connection (nothing queued ahead of it) is written at once, from
 the fan-out loop itself; only when something is queued, or the server's write buffer for
 the socket is full, does the connection's sender task take over. Waking a task per
-delivery cost more than the write (docs/performance.md, gateway section).
+delivery cost more than the write (docs/performance.md, gateway section). Under uvicorn's
+sans-I/O WebSocket protocol the write is the frame's bytes, built once per event and handed
+to the socket's transport (wire.py); elsewhere it is the ASGI send.
 
 The connection speaks raw ASGI rather than through Starlette's WebSocket wrapper: the
 wrapper's state checks ran on every frame of every socket.
@@ -31,7 +33,8 @@ from gossip.auth.subject import Actor
 from gossip.events import take
 from gossip.gateway import protocol as p
 from gossip.gateway.hub import Hub
-from gossip.gateway.session import Entry, GatewaySession, render
+from gossip.gateway.session import GatewaySession, render
+from gossip.gateway.wire import Dispatch, RawSocket, raw_socket, server_send, text_frame
 from gossip.kit import ids
 from gossip.kit.errors import GossipError
 from gossip.runtime import Runtime
@@ -85,11 +88,16 @@ class Connection:
         self.session: GatewaySession | None = None
         self.actor: Actor | None = None
         self.sent_seq = 0
+        # Direct writes to the socket, when the server allows them safely (wire.py).
+        self._wire: RawSocket | None = None
         self._control: list[str] = []
         self._waiter: asyncio.Future[None] | None = None
         self._woken = False
         # The sender task is parked, so nothing of this socket is being written.
         self._idle = False
+        # Dispatches are held for the hub's flush (hub.batching): see deliver().
+        self._held = False
+        self._hold_limit = max(1, min(64, self.limits.max_pending // 2))
         # A frame written by `_write_now` whose send has yet to finish: (coroutine, awaited).
         self._inflight: tuple[Any, Any] | None = None
         # A write failed (the peer went away): leave everything to the sender task.
@@ -106,19 +114,68 @@ class Connection:
 
     # --- called by the session (from the hub) ----------------------------------------
 
-    def deliver(self, entry: Entry) -> None:
-        """A new numbered frame for this connection: written now if nothing is ahead of it."""
+    def deliver(self, seq: int, dispatch: Dispatch) -> None:
+        """A new numbered frame for this connection: written now if nothing is ahead of it,
+        or, while the hub has more events in hand, at its flush with whatever follows."""
+        if self._held:
+            # Already waiting for the hub's flush: this one joins it (bounded, so a long
+            # run of events never looks like a slow consumer).
+            if seq - self.sent_seq >= self._hold_limit:
+                self.flush()
+            return
         if (
             self._idle
-            and entry[0] == self.sent_seq + 1
+            and seq == self.sent_seq + 1
             and not self._control
             and self._inflight is None
             and self._closing is None
             and not self._broken
         ):
-            self._write_now(render(entry), entry[0])
-        else:
-            self.wake()
+            wire = self._wire
+            if wire is None:
+                self._write_now(dispatch.text(seq), seq)
+                return
+            hub = self.hub
+            if hub.batching:
+                self._held = True
+                hub.held.append(self)
+                return
+            if wire.write(dispatch.frame(seq)):
+                self.sent_seq = seq
+                return
+            # Refused (buffer full, or closing): the sender task takes the ASGI path.
+        self.wake()
+
+    def flush(self) -> None:
+        """Writes, in one go, the dispatches held since the hub's last flush."""
+        self._held = False
+        session = self.session
+        wire = self._wire
+        if session is None or wire is None:
+            return
+        last = session.seq
+        missing = last - self.sent_seq
+        if missing <= 0:
+            return  # nothing left: the sender task, woken meanwhile, sent them
+        buffer = session.buffer
+        if (
+            self._idle
+            and not self._control
+            and self._inflight is None
+            and self._closing is None
+            and not self._broken
+            and missing <= len(buffer)
+        ):
+            # The buffer's tail, by index from the end (session.frames_after, inlined).
+            if missing == 1:
+                data = buffer[-1].frame(last)
+            else:
+                first = last - missing + 1
+                data = b"".join([buffer[i - missing].frame(first + i) for i in range(missing)])
+            if wire.write(data):
+                self.sent_seq = last
+                return
+        self.wake()  # the sender task sends them, or ends the connection
 
     def _write_now(self, text: str, seq: int) -> None:
         # ASGI's send is a coroutine, but a server's send for a socket with room in its
@@ -161,6 +218,7 @@ class Connection:
         if (await self._receive())["type"] != "websocket.connect":
             return
         await self._send({"type": "websocket.accept"})
+        self._wire = raw_socket(self._send)
         self._main = asyncio.current_task()
         self._control.append(
             _frame(p.HELLO, {"heartbeatInterval": self.limits.heartbeat_interval_ms})
@@ -208,16 +266,26 @@ class Connection:
             if self._inflight is not None:
                 inflight, self._inflight = self._inflight, None
                 await _finish_send(*inflight)
+            wire = self._wire
             if self._control:
                 frames, self._control = self._control, []
-                for text in frames:
-                    await send(text)
+                # All in one write when the socket takes it; otherwise ASGI, which waits.
+                if wire is None or not wire.write(
+                    b"".join([text_frame(text.encode()) for text in frames])
+                ):
+                    for text in frames:
+                        await send(text)
             session = self.session
             if session is not None and self.sent_seq < session.seq:
                 entries = session.frames_after(self.sent_seq)
                 if entries is None:
                     self.kick(p.Close.SLOW_CONSUMER, "fell behind the replay buffer")
                     return
+                if wire is not None and wire.write(
+                    b"".join([dispatch.frame(seq) for seq, dispatch in entries])
+                ):
+                    self.sent_seq = entries[-1][0]
+                    continue
                 for entry in entries:
                     await send(render(entry))
                     self.sent_seq = entry[0]
@@ -326,14 +394,16 @@ class Connection:
         self.session = session
         session.attach(self, 0)
         session.push(
-            p.READY,
-            orjson.dumps(
-                {
-                    "user": ready.user,
-                    "servers": [str(s) for s in ready.server_ids],
-                    "session_id": session.id,
-                }
-            ).decode(),
+            Dispatch(
+                p.READY,
+                orjson.dumps(
+                    {
+                        "user": ready.user,
+                        "servers": [str(s) for s in ready.server_ids],
+                        "session_id": session.id,
+                    }
+                ).decode(),
+            )
         )
         self._last_heartbeat = time.monotonic()
         await self.hub.attached(session, ready.status, ready.user["username"])
@@ -406,7 +476,9 @@ class GatewayEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["app"].state
-        await Connection(receive, send, state.runtime, state.hub).run()
+        # The server's own send, not the middleware's wrappers of it: one coroutine less
+        # per frame, and what wire.raw_socket recognises.
+        await Connection(receive, server_send(scope, send), state.runtime, state.hub).run()
 
 
 gateway_endpoint = GatewayEndpoint()

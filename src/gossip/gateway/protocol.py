@@ -55,3 +55,5 @@ class Limits:
     resume_window_s: float = 120.0
     offline_grace_s: float = 5.0
     typing_interval_s: float = 3.0
+    # The longest a dispatch waits to share a write with later ones (hub.py, pacing).
+    fanout_pace_s: float = 0.025
