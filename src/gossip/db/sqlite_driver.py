@@ -142,7 +142,10 @@ async def connect(database: str, **kwargs: Any) -> OneTripConnection:
     """Like aiosqlite.connect, with the one-trip cursor."""
 
     def connector() -> sqlite3.Connection:
-        return sqlite3.connect(database, **kwargs)
+        # The group commit runs statements from the event loop's thread between a BEGIN
+        # and a COMMIT on this one (messages/group_commit.py), while it has the connection
+        # checked out of the pool, so never at the same time as this thread.
+        return sqlite3.connect(database, **{**kwargs, "check_same_thread": False})
 
     connection = OneTripConnection(connector, 64)
     # As SQLAlchemy does for aiosqlite: the thread must not keep the process alive.

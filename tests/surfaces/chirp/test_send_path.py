@@ -374,6 +374,73 @@ class TestGroupCommit:
         assert stored == sorted(sent)
         assert last == max(sent) and count == total
 
+    def test_a_failing_send_fails_alone(self, tmp_path: Path) -> None:
+        """A statement error in a batch rolls the batch back; it goes again one send at a
+        time, and only the send that fails is refused."""
+        with twins(tmp_path) as (fast, _):
+            r = room(fast)
+            db = sqlite3.connect(fast.settings.data_dir / "gossip.db")
+            try:  # a fault the database raises for one content only
+                db.execute(
+                    "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.content = 'poison' "
+                    "BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+                )
+                db.commit()
+            finally:
+                db.close()
+            senders = [fast.register() for _ in range(8)]
+            for user in senders:
+                fast.join(user, r.server_id, r.owner)
+            barrier = threading.Barrier(len(senders))
+            results: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+
+            def run(user: User) -> None:
+                with httpx.Client(base_url=fast.url, timeout=30) as http:
+                    barrier.wait()
+                    results[user.username] = [
+                        (response.status_code, response.json())
+                        for i in range(20)
+                        for response in [
+                            http.post(
+                                _messages(r.channel_id),
+                                headers={"Authorization": f"Bearer {user.token}"},
+                                json={"content": "poison" if i % 5 == 4 else f"ok {i}"},
+                            )
+                        ]
+                    ]
+
+            threads = [threading.Thread(target=run, args=(u,)) for u in senders]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            stored_ids = []
+            for user in senders:
+                answers = results[user.username]
+                for i, (status, body) in enumerate(answers):
+                    if i % 5 == 4:
+                        assert status == 500 and body["success"] is False, body
+                    else:
+                        assert status == 201 and body["data"]["content"] == f"ok {i}", body
+                        stored_ids.append(int(body["data"]["id"]))
+            assert group_commit(fast).retried >= 1  # some poison shared a batch
+            db = sqlite3.connect(fast.settings.data_dir / "gossip.db")
+            try:
+                stored = [
+                    row[0]
+                    for row in db.execute(
+                        "SELECT id FROM messages WHERE channel_id = ? AND content LIKE 'ok %'"
+                        " ORDER BY id",
+                        (int(r.channel_id),),
+                    )
+                ]
+                poisoned = db.execute(
+                    "SELECT count(*) FROM messages WHERE content = 'poison'"
+                ).fetchone()[0]
+            finally:
+                db.close()
+            assert stored == sorted(stored_ids) and poisoned == 0
+
     def test_the_event_carries_the_answer(self, pair: tuple[Live, Live]) -> None:
         fast, _ = pair
         r = room(fast)
