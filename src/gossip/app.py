@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp
 
 from gossip import __version__
 from gossip.auth.cache import TokenCache
@@ -102,6 +103,19 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+class GossipApp(FastAPI):
+    """FastAPI with an optional layer in front of FastAPI's own (server errors, telemetry,
+    body limit), which `add_middleware` cannot reach: the send hot path, whose every
+    request would otherwise pass through three more coroutines and two wrappers of its
+    `send` and `receive` (docs/performance.md)."""
+
+    front: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.front is None else self.front(stack)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = build_runtime(settings)
@@ -126,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await runtime.media.storage.close()
         await runtime.auth_cache.close()
 
-    app = FastAPI(
+    app = GossipApp(
         title="Gossip",
         version=__version__,
         summary="Self-hostable chat and community platform server",
@@ -173,12 +187,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.max_body_bytes,
         limit_for=chirp.media.upload_body_limit(settings.max_upload_bytes),
     )
-    # Next to outermost: the gateway writes to its sockets with the server's own send, past
+    # Our outermost: the gateway writes to its sockets with the server's own send, past
     # the middleware above (all HTTP-only) and Starlette's wrappers (gateway/wire.py).
-    # SendPath, added after it, hands WebSocket scopes and their send on untouched.
+    # FastAPI's own layers outside it are HTTP-only, and SendPath hands WebSocket scopes and
+    # their send on untouched.
     app.add_middleware(ServerSend)
     if runtime.db.is_sqlite and settings.send_group_commit:
-        # Outermost: a plain message send is served before any other layer is entered;
-        # anything else passes through untouched (surfaces/chirp/send_path.py).
-        app.add_middleware(SendPath, runtime=runtime)
+        # In front of everything: a plain message send is served before any other layer is
+        # entered; anything else passes through untouched (surfaces/chirp/send_path.py).
+        app.front = lambda inner: SendPath(inner, runtime=runtime)
     return app

@@ -19,6 +19,9 @@ group commit leaves (mentions, threads, DMs, webhook subscribers to message even
 the route's own service call in an ordinary write transaction here. Errors are rendered by
 the same renderer the app's handlers use, with the same rate-limit headers.
 
+It sits outside even FastAPI's own layers (app.py, `GossipApp.front`), so it renders its
+own errors, as those layers' handlers would.
+
 Only on SQLite (app.py): on PostgreSQL the route serves every send.
 """
 
@@ -88,7 +91,11 @@ class SendPath:
         plain = _plain_body(body) if message["type"] == "http.request" else None
         actor = None
         if plain is not None:
-            actor, _ = await self.runtime.auth_cache.get(token)
+            try:
+                actor, _ = await self.runtime.auth_cache.get(token)
+            except Exception as error:  # the database, on a miss: outside every handler
+                await self._fail(scope, receive, send, error)
+                return
         if actor is None or plain is None or channel_id is None:
             await self.app(scope, _replay(received, receive), send)
             return
