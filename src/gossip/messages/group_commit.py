@@ -50,8 +50,9 @@ from gossip.users.repository import UserBrief, brief_sqlite
 
 log = logging.getLogger("gossip.messages.group_commit")
 
-# A batch is one transaction; bounding it bounds how long the first send in it waits.
-MAX_BATCH = 256
+# A batch is one transaction; bounding it bounds how long the first send in it waits, and
+# how long its statements hold the event loop (about 0.1 ms a send: ~6 ms at most).
+MAX_BATCH = 64
 
 
 @dataclass(slots=True)
@@ -155,7 +156,7 @@ class GroupCommit:
         and forth with the event loop, which was busy answering the previous batch: the two
         threads' Python ran one after the other anyway, plus the hand-overs (sends/s 0.22 of
         the baseline against 0.25 inline, docs/performance.md). So the statements run here,
-        holding the loop for a batch's worth of them (at most `MAX_BATCH`, ~3 ms for the 32
+        holding the loop for a batch's worth of them (at most `MAX_BATCH`; ~3 ms for the 32
         a batch holds under heavy load). What may wait longer stays on the thread: BEGIN
         IMMEDIATE waits in the busy handler while another process writes, and COMMIT may run
         a WAL checkpoint, whose fsync must not stop the loop. The pool checkout (`_write`)
