@@ -310,6 +310,30 @@ class TestRateLimit:
             assert "retry-after" in answers[0][-1][2]
 
 
+class TestInFrontOfTheApp:
+    def test_its_own_failures_get_the_error_envelope(self, tmp_path: Path) -> None:
+        """The send path sits outside FastAPI's server-error layer: a failure of its own
+        (here the token cache's epoch cannot be read, as when Redis is unreachable) must
+        still be answered with spec 004's error body, not a dropped connection."""
+        with twins(tmp_path) as (fast, _):
+            r = room(fast)
+            send(fast, r.member, r.channel_id, "cached token")
+            cache: Any = fast.app.state.runtime.auth_cache  # type: ignore[attr-defined]
+
+            async def unreadable() -> Any:
+                raise OSError("the epoch is unreadable")
+
+            cache.stamp = unreadable
+            try:
+                response = fast.post(_messages(r.channel_id), r.member, json={"content": "x"})
+            finally:
+                del cache.stamp
+            assert response.status_code == 500, response.text
+            assert response.json()["success"] is False
+            assert error_code(response) == "UNKNOWN_ERROR"
+            send(fast, r.member, r.channel_id, "and on again")
+
+
 class TestGroupCommit:
     def test_concurrent_sends_are_batched_durable_and_ordered(
         self, pair: tuple[Live, Live]
