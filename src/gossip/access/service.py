@@ -280,7 +280,9 @@ async def readable_channel_ids(
     of access_channel (membership, roles, overwrites in Discord's order, a thread as its
     parent), computed for all their servers in five queries; plus the DMs and group DMs
     they are in (whose permissions are DM_PERMISSIONS). With `server_id`, that server's
-    channels only. For search, which must never look where the actor may not read."""
+    channels only. Search used it until `visible_channels` read the same in one
+    statement; it stays as the independent reference that test_access_visible holds
+    `visible_channels` to."""
     servers = await repository.memberships(session, actor.user_id, server_id)
     readable: list[int] = []
     if servers:

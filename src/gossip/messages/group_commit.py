@@ -164,6 +164,7 @@ class GroupCommit:
         conn: sqlite3.Connection = driver._conn
         await sqlite_driver.call(driver, _begin)
         try:
+            # Within the transaction nothing else writes, and sends change no permission.
             grants: dict[tuple[int, int], ChannelGrant | GossipError] = {}
             authors: dict[int, UserBrief | None] = {}
             outcomes = [_one(conn, item, grants, authors) for item in batch]
@@ -219,9 +220,7 @@ def _write_batch(conn: sqlite3.Connection, batch: list[_Send]) -> list[_Outcome]
 
 
 def _transaction(conn: sqlite3.Connection, batch: list[_Send]) -> list[_Outcome]:
-    # IMMEDIATE, as every write transaction here (db/engine.py): the write lock now, so
-    # another process's writer waits in the busy handler instead of failing an upgrade.
-    conn.execute("BEGIN IMMEDIATE")
+    _begin(conn)
     try:
         # Within the transaction nothing else writes, and sends change no permission.
         grants: dict[tuple[int, int], ChannelGrant | GossipError] = {}

@@ -3,7 +3,7 @@ index over it and a one-second slice of each message's time (migrations 0007_sea
 0009_search_slices).
 
 Every statement is limited to `channel_ids`, the channels the caller may read, decided
-before any SQL here runs (access.service.readable_channel_ids).
+before any SQL here runs (access.service.visible_channels).
 
 Both engines answer the same question: the newest `cap` messages holding every word,
 newest first. SQLite walks FTS5's doclists newest first and stops. PostgreSQL has no

@@ -93,7 +93,7 @@ class SendPath:
         if plain is not None:
             try:
                 actor, _ = await self.runtime.auth_cache.get(token)
-            except Exception as error:  # the database, on a miss: outside every handler
+            except Exception as error:  # the auth epoch (a file, or Redis) unreadable
                 await self._fail(scope, receive, send, error)
                 return
         if actor is None or plain is None or channel_id is None:
