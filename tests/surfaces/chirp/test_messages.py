@@ -467,9 +467,10 @@ class TestQueryBudget:
         statements.clear()
         send(live, r.member, r.channel_id, f"hi <@{r.owner.id}>")
         # The channel with everything that decides the sender's permissions (one
-        # statement), author and mentioned users, INSERT, UPDATE channel; the token is
+        # statement), author and mentioned users, INSERT, UPDATE channel (one statement on
+        # PostgreSQL, where the channel's row stays locked from it to COMMIT); the token is
         # cached since the warm-up. One more may refresh the outbox's subscription cache.
-        assert len(statements) <= 5, statements
+        assert len(statements) <= (4 if live.backend == "postgres" else 5), statements
 
     def test_list_does_not_grow_with_the_page(self, counted: tuple[Live, list[str]]) -> None:
         live, statements = counted
