@@ -154,6 +154,14 @@ async def connect(database: str, **kwargs: Any) -> OneTripConnection:
     return connection
 
 
+def sqlite3_of(connection: Any) -> sqlite3.Connection:
+    """The sqlite3 connection under an aiosqlite one, for statements run from the event
+    loop while the caller holds it checked out of the pool (so its thread is idle: see
+    `connect`)."""
+    conn: sqlite3.Connection = connection._conn
+    return conn
+
+
 async def call(connection: Any, work: Callable[..., T], *args: Any) -> T:
     """Runs `work(sqlite3_connection, *args)` on the connection's thread: any number of
     statements for one hand-off (`connection`: an aiosqlite connection, such as a pooled

@@ -161,13 +161,10 @@ class GroupCommit:
         IMMEDIATE waits in the busy handler while another process writes, and COMMIT may run
         a WAL checkpoint, whose fsync must not stop the loop. The pool checkout (`_write`)
         makes the connection ours alone, so nothing runs on its thread meanwhile."""
-        conn: sqlite3.Connection = driver._conn
+        conn = sqlite_driver.sqlite3_of(driver)
         await sqlite_driver.call(driver, _begin)
         try:
-            # Within the transaction nothing else writes, and sends change no permission.
-            grants: dict[tuple[int, int], ChannelGrant | GossipError] = {}
-            authors: dict[int, UserBrief | None] = {}
-            outcomes = [_one(conn, item, grants, authors) for item in batch]
+            outcomes = _statements(conn, batch)
             await sqlite_driver.call(driver, _commit)
             return outcomes
         except sqlite3.Error:
@@ -222,16 +219,21 @@ def _write_batch(conn: sqlite3.Connection, batch: list[_Send]) -> list[_Outcome]
 def _transaction(conn: sqlite3.Connection, batch: list[_Send]) -> list[_Outcome]:
     _begin(conn)
     try:
-        # Within the transaction nothing else writes, and sends change no permission.
-        grants: dict[tuple[int, int], ChannelGrant | GossipError] = {}
-        authors: dict[int, UserBrief | None] = {}
-        outcomes = [_one(conn, item, grants, authors) for item in batch]
-        conn.execute("COMMIT")
+        outcomes = _statements(conn, batch)
+        _commit(conn)
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
         raise
     return outcomes
+
+
+def _statements(conn: sqlite3.Connection, batch: list[_Send]) -> list[_Outcome]:
+    """Each send's statements, inside the batch's transaction (on whichever thread)."""
+    # Within the transaction nothing else writes, and sends change no permission.
+    grants: dict[tuple[int, int], ChannelGrant | GossipError] = {}
+    authors: dict[int, UserBrief | None] = {}
+    return [_one(conn, item, grants, authors) for item in batch]
 
 
 def _one(

@@ -202,11 +202,12 @@ async def add(session: AsyncSession, message: NewMessage) -> None:
     two on SQLite (no INSERT in a WITH; its single writer is taken for the whole
     transaction anyway)."""
     connection = await session.connection()
-    values = {name: getattr(message, name) for name in _COLUMNS}
     if connection.dialect.name == "postgresql":
-        await connection.execute(_INSERT_AND_BUMP, {f"m_{k}": v for k, v in values.items()})
+        await connection.execute(
+            _INSERT_AND_BUMP, {f"m_{name}": getattr(message, name) for name in _COLUMNS}
+        )
         return
-    await connection.execute(_INSERT, values)
+    await connection.execute(_INSERT, {name: getattr(message, name) for name in _COLUMNS})
     await connection.execute(_BUMP, {"channel": message.channel_id, "message": message.id})
 
 
