@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from gossip.app import create_app
 from gossip.config import Settings
 from gossip.db.migrate import upgrade
 from gossip.kit.permissions import Permission
-from tests.live import FAST_HASHING, Live, ServerThread, database_url, error_code
+from tests.live import FAST_HASHING, Live, ServerThread, User, database_url, error_code
 from tests.surfaces.chirp.chat import Room, channel, deny_everyone, grant_role, room, send
 
 
@@ -154,6 +155,42 @@ class TestSendMessage:
         assert message["channelId"] == r.channel_id and message["timestamp"].endswith("Z")
         got = live.data(live.get(f"/api/channels/{r.channel_id}", r.owner))
         assert got["lastMessageId"] == message["id"]
+
+    def test_concurrent_sends_leave_the_channel_on_the_newest(self, live: Live) -> None:
+        """Sends to one channel race for its row (the pointer and the count move in the
+        INSERT's transaction; on PostgreSQL in one statement): every acknowledged message
+        is counted once and the pointer ends on the newest, whatever the commit order."""
+        r = room(live)
+        senders = [r.owner, r.member]
+        for _ in range(4):
+            user = live.register()
+            live.join(user, r.server_id, r.owner)
+            senders.append(user)
+
+        def run(user: User) -> list[int]:
+            with httpx.Client(base_url=live.url, timeout=30) as http:
+                return [
+                    int(
+                        live.data(
+                            http.post(
+                                f"/api/channels/{r.channel_id}/messages",
+                                headers={"Authorization": f"Bearer {user.token}"},
+                                json={"content": f"race {i}"},
+                            ),
+                            201,
+                        )["id"]
+                    )
+                    for i in range(10)
+                ]
+
+        with ThreadPoolExecutor(len(senders)) as pool:
+            sent = [i for ids in pool.map(run, senders) for i in ids]
+        got = live.data(live.get(f"/api/channels/{r.channel_id}", r.owner))
+        assert got["lastMessageId"] == str(max(sent))
+        found = live.data(
+            live.get(f"/api/search/messages?query=race&channelId={r.channel_id}", r.owner)
+        )
+        assert found["analytics"]["totalMessages"] == len(set(sent)) == 60
 
     def test_mentions(self, live: Live) -> None:
         r = room(live)
